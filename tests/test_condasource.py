@@ -1,0 +1,264 @@
+"""The conda package reader: real fixtures stream; unsafe or broken archives are refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from conda_wheel_bridge.condasource import is_conda_package, iter_payload, read_conda_info
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
+
+INDEX = {"name": "pkg", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch",
+         "depends": []}
+
+
+def _tar_bytes(members: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for item in members:
+            if isinstance(item, tuple):
+                info, data = item
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(item)
+    return buf.getvalue()
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    return info, data
+
+
+def _link(name: str, target: str, *, hard: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
+    info.linkname = target
+    return info
+
+
+def _paths_json(files: Mapping[str, bytes], **overrides: dict[str, object]) -> bytes:
+    rows = []
+    for path, data in files.items():
+        row: dict[str, object] = {"_path": path, "path_type": "hardlink",
+                                  "sha256": hashlib.sha256(data).hexdigest(),
+                                  "size_in_bytes": len(data)}
+        row.update(overrides.get(path, {}))
+        rows.append(row)
+    return json.dumps({"paths": rows, "paths_version": 1}).encode()
+
+
+def _make_tar_bz2(tmp_path: Path, payload: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]],
+                  *, paths: bytes | None, index: Mapping[str, object] = INDEX,
+                  name: str = "pkg-1.0-0.tar.bz2") -> Path:
+    import bz2
+
+    info: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]] = [
+        _file("info/index.json", json.dumps(index).encode())]
+    if paths is not None:
+        info.append(_file("info/paths.json", paths))
+    path = tmp_path / name
+    path.write_bytes(bz2.compress(_tar_bytes(info + payload)))
+    return path
+
+
+def _make_conda(tmp_path: Path, files: Mapping[str, bytes], *, stem: str = "pkg-1.0-0") -> Path:
+    from backports import zstd  # conda-package-streaming's own zstd on Python < 3.14
+
+    info = _tar_bytes([_file("info/index.json", json.dumps(INDEX).encode()),
+                       _file("info/paths.json", _paths_json(files))])
+    pkg = _tar_bytes([_file(k, v) for k, v in files.items()])
+    path = tmp_path / f"{stem}.conda"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
+        zf.writestr(f"pkg-{stem}.tar.zst", zstd.compress(pkg))
+        zf.writestr(f"info-{stem}.tar.zst", zstd.compress(info))
+    return path
+
+
+# --- real fixtures -------------------------------------------------------------------------------
+
+def test_reads_index_paths_about_link_of_real_noarch_python(fixtures_dir: Path) -> None:
+    info = read_conda_info(fixtures_dir / "conda/noarch/moto-1.3.7-py_0.tar.bz2")
+    assert (info.name, info.version, info.build, info.subdir) == ("moto", "1.3.7", "py_0", "noarch")
+    assert info.noarch == "python"
+    assert info.listing == "info/paths.json"
+    assert info.entry_points == ("moto_server = moto.server:main",)
+    assert "boto3 >=1.6.15" in info.depends
+    assert info.about["home"] == "http://getmoto.org"
+    assert info.paths is not None
+    assert any(p.path == "site-packages/moto-1.3.7.dist-info/METADATA" for p in info.paths)
+
+
+def test_streams_and_verifies_every_file_of_both_formats(fixtures_dir: Path) -> None:
+    digests = {}
+    for name in ("mock-2.0.0-py37_1000.conda", "mock-2.0.0-py37_1000.tar.bz2"):
+        package = fixtures_dir / "conda/osx-64" / name
+        info = read_conda_info(package)
+        files = {}
+        for member in iter_payload(package, info):
+            if member.kind == "file":
+                assert member.stream is not None and member.entry is not None
+                data = member.stream.read()
+                assert hashlib.sha256(data).hexdigest() == member.entry.sha256
+                files[member.path] = data
+        assert info.paths is not None and set(files) == {p.path for p in info.paths}
+        digests[name] = {k: hashlib.sha256(v).digest() for k, v in files.items()}
+    assert digests["mock-2.0.0-py37_1000.conda"] == digests["mock-2.0.0-py37_1000.tar.bz2"]
+
+
+def test_old_info_files_listing_and_subdir_from_platform(fixtures_dir: Path) -> None:
+    info = read_conda_info(fixtures_dir / "conda/noarch/flask-0.11.1-py_0.tar.bz2")
+    assert info.listing == "info/files" and info.paths is not None
+    assert "site-packages/flask/app.py" in {p.path for p in info.paths}
+    assert info.noarch == "python"
+    nano = read_conda_info(fixtures_dir / "conda/_nosubdir/nano-2.4.1-0.tar.bz2")
+    assert "subdir" not in nano.index
+    assert nano.subdir == f"{nano.index['platform']}-64"
+
+
+def test_real_symlinks_are_yielded_as_links(fixtures_dir: Path) -> None:
+    package = fixtures_dir / "conda/noarch/cph_test_data-0.0.1-0.tar.bz2"
+    links = {m.path: m.target for m in iter_payload(package) if m.kind == "symlink"}
+    assert links["libexec/greetings"] == "../bin/hello"  # relative, inside the prefix
+    assert links["lib/terminfo"] == "../share/terminfo"
+    assert links["lib/libdangle.lib"] == "libdangle.lib.1"  # dangling but harmless
+
+
+def test_info_only_conda_has_empty_payload(fixtures_dir: Path) -> None:
+    assert list(iter_payload(fixtures_dir / "conda/_edge_cases/info-only-1.0.0-0.conda")) == []
+
+
+def test_metadata_only_fixture_streams_to_a_clear_error(fixtures_dir: Path) -> None:
+    package = fixtures_dir / "conda/noarch/spiffy-test-app-0.5-pyh6afbcc8_0.tar.bz2"
+    assert read_conda_info(package).entry_points  # info/ is intact
+    with pytest.raises(BadArchive, match=r"listed in info/paths.json but missing from the archive"):
+        list(iter_payload(package))
+
+
+def test_nested_zip_layout_is_refused_naming_the_file(fixtures_dir: Path) -> None:
+    package = fixtures_dir / "conda/_edge_cases/ca-certificates-2024.7.4-hbcca054_0.conda"
+    with pytest.raises(BadArchive) as err:
+        read_conda_info(package)
+    assert str(err.value).startswith(str(package))
+    assert "\n" not in str(err.value)
+
+
+def test_is_conda_package() -> None:
+    assert is_conda_package("a-1-0.conda") and is_conda_package(Path("a-1-0.tar.bz2"))
+    assert not is_conda_package("a-1-py3-none-any.whl")
+
+
+# --- hostile and broken archives -----------------------------------------------------------------
+
+def test_dotdot_member_is_refused(tmp_path: Path) -> None:
+    package = _make_tar_bz2(tmp_path, [_file("lib/../../etc/passwd", b"x")], paths=None)
+    with pytest.raises(UnsafePath, match=r"escapes the prefix"):
+        list(iter_payload(package))
+
+
+def test_absolute_member_is_refused(tmp_path: Path) -> None:
+    package = _make_tar_bz2(tmp_path, [_file("/etc/passwd", b"x")], paths=None)
+    with pytest.raises(UnsafePath, match=r"absolute path"):
+        list(iter_payload(package))
+
+
+def test_dotdot_in_paths_json_is_refused(tmp_path: Path) -> None:
+    package = _make_tar_bz2(tmp_path, [], paths=_paths_json({"../x": b""}))
+    with pytest.raises(UnsafePath):
+        read_conda_info(package)
+
+
+@pytest.mark.parametrize("target", ["../../../etc/passwd", "/etc/passwd", "../.."])
+def test_symlink_escaping_the_prefix_is_refused(tmp_path: Path, target: str) -> None:
+    package = _make_tar_bz2(tmp_path, [_link("lib/evil", target)], paths=None)
+    with pytest.raises(UnsafePath, match=r"symlink lib/evil"):
+        list(iter_payload(package))
+
+
+def test_symlink_inside_the_prefix_is_accepted(tmp_path: Path) -> None:
+    members = [_file("lib/a", b"a"), _link("bin/a", "../lib/a")]
+    package = _make_tar_bz2(tmp_path, members, paths=None)
+    assert [(m.path, m.kind, m.target) for m in iter_payload(package)] == [
+        ("lib/a", "file", None), ("bin/a", "symlink", "../lib/a")]
+
+
+def test_hash_mismatch_is_refused(tmp_path: Path) -> None:
+    paths = _paths_json({"lib/a": b"good"})
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"evil")], paths=paths)
+    with pytest.raises(BadArchive, match=r"lib/a: sha256 .* does not match info/paths.json"):
+        list(iter_payload(package))
+
+
+def test_size_mismatch_is_refused(tmp_path: Path) -> None:
+    paths = _paths_json({"lib/a": b"good"}, **{"lib/a": {"sha256": None, "size_in_bytes": 99}})
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"good")], paths=paths)
+    with pytest.raises(BadArchive, match=r"lib/a: size 4 does not match info/paths.json \(99\)"):
+        list(iter_payload(package))
+
+
+def test_verification_happens_even_if_the_caller_reads_nothing(tmp_path: Path) -> None:
+    paths = _paths_json({"lib/a": b"good"})
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"evil")], paths=paths)
+    with pytest.raises(BadArchive, match=r"sha256"):
+        for _member in iter_payload(package):
+            pass
+
+
+def test_unlisted_member_is_refused(tmp_path: Path) -> None:
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"a"), _file("lib/sneaky", b"b")],
+                            paths=_paths_json({"lib/a": b"a"}))
+    with pytest.raises(BadArchive, match=r"lib/sneaky is in the archive but not listed"):
+        list(iter_payload(package))
+
+
+def test_hardlink_to_earlier_member_is_checked(tmp_path: Path) -> None:
+    files = {"lib/a": b"same", "lib/b": b"same"}
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"same"), _link("lib/b", "lib/a", hard=True)],
+                            paths=_paths_json(files))
+    kinds = [(m.path, m.kind, m.target) for m in iter_payload(package)]
+    assert kinds == [("lib/a", "file", None), ("lib/b", "hardlink", "lib/a")]
+    bad = _make_tar_bz2(tmp_path, [_link("lib/b", "lib/a", hard=True)], paths=None,
+                        name="x-1-0.tar.bz2")
+    with pytest.raises(BadArchive, match=r"hard link"):
+        list(iter_payload(bad))
+
+
+def test_truncated_archive_is_refused(tmp_path: Path) -> None:
+    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"a" * 5000)], paths=None)
+    package.write_bytes(package.read_bytes()[:60])
+    with pytest.raises(BadArchive, match=r"corrupt or unreadable archive"):
+        read_conda_info(package)
+
+
+def test_garbage_conda_is_refused(tmp_path: Path) -> None:
+    package = tmp_path / "pkg-1.0-0.conda"
+    package.write_bytes(b"this is not a zip file at all")
+    with pytest.raises(BadArchive, match=r"pkg-1.0-0.conda: corrupt or unreadable"):
+        read_conda_info(package)
+
+
+def test_missing_index_json_is_bad_metadata(tmp_path: Path) -> None:
+    import bz2
+
+    package = tmp_path / "pkg-1.0-0.tar.bz2"
+    package.write_bytes(bz2.compress(_tar_bytes([_file("lib/a", b"a")])))
+    with pytest.raises(BadMetadata, match=r"info/index.json is missing"):
+        read_conda_info(package)
+
+
+def test_crafted_conda_roundtrips_and_detects_tampering(tmp_path: Path) -> None:
+    package = _make_conda(tmp_path, {"site-packages/m.py": b"x = 1\n"})
+    members = [(m.path, m.stream.read() if m.stream else None) for m in iter_payload(package)]
+    assert members == [("site-packages/m.py", b"x = 1\n")]
+    renamed = package.rename(tmp_path / "other-1.0-0.conda")
+    with pytest.raises(BadArchive, match=r"no info-other-1.0-0.tar.zst member"):
+        read_conda_info(renamed)
