@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-__all__ = ["FakeAnaconda", "Failure", "repodata_for"]
+__all__ = ["Failure", "FakeAnaconda", "iter_requests", "repodata_for"]
 
 _SECRET = b"fake-anaconda-storage-secret"
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -86,7 +86,8 @@ class _State:
     orgs: dict[str, set[str]]
     packages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     releases: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    dists: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # o, n, basename
+    # (owner, name, basename) -> file
+    dists: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     staged: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
 
@@ -234,7 +235,7 @@ class FakeAnaconda:
         with self.lock:
             if method == "HEAD" and not parts:
                 return 200, None
-            login = self._login(authorization, required=bool(parts) and method != "GET"
+            login = self._login(authorization, required=(bool(parts) and method != "GET")
                                 or parts == ["user"])
             head, rest = (parts[0], parts[1:]) if parts else ("", [])
             if head == "user":
@@ -313,8 +314,8 @@ class FakeAnaconda:
                 raise _HttpError(409, f"release {owner}/{name}/{version} already exists")
             if not isinstance(body, dict):
                 raise _HttpError(400, "a JSON object is required")
-            self.state.releases[key] = {"version": version, "full_name": f"{owner}/{name}/{version}",
-                                        "summary": body.get("summary")}
+            self.state.releases[key] = {"version": version, "summary": body.get("summary"),
+                                        "full_name": f"{owner}/{name}/{version}"}
             return 200, {**self.state.releases[key], "distributions": []}
         raise _HttpError(405, f"{method} not allowed")
 
@@ -503,7 +504,8 @@ class FakeAnaconda:
                      if o == owner and label in d["labels"]]
             if rest and rest[0] == "simple":
                 return self._simple(owner, rest[1:], dists)
-            if len(rest) == 2 and rest[1] == "repodata.json" and re.match(r"^[a-z0-9-_]+$", rest[0]):
+            if len(rest) == 2 and rest[1] == "repodata.json" and re.match(r"^[a-z0-9_-]+$",
+                                                                          rest[0]):
                 body = json.dumps(repodata_for(rest[0], dists), indent=1).encode()
                 return 200, "application/json", body
             if len(rest) == 2:
@@ -649,7 +651,7 @@ def _main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - manu
     args = parser.parse_args(argv)
     users = dict(u.split(":", 1) for u in args.user) or None
     with FakeAnaconda(users) as fake:
-        print(f"api {fake.api_url}  storage {fake.storage_url}  channel {fake.channel_url('OWNER')}")
+        print(f"api {fake.api_url}  channel {fake.channel_url('OWNER')}", flush=True)
         threading.Event().wait()
 
 
