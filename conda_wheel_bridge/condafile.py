@@ -1,0 +1,208 @@
+"""Streaming writer of conda packages, ``.conda`` (CEP 35) and ``.tar.bz2``.
+
+Payload members go straight from their source stream through tar and zstd (or bzip2) into the
+output file, so memory stays bounded whatever the package size. ``info/`` members are small: they
+are held until the payload starts (or the end) and stored in their own ``info-*.tar.zst``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, BinaryIO
+
+import zstandard
+
+from .atomic import atomic_output
+
+__all__ = [
+    "DEFAULT_ZSTD_LEVEL",
+    "FORMATS",
+    "CondaWriter",
+    "conda_writer",
+    "package_stem",
+]
+
+#: zstd level for ``.conda``: level 19 (conda-build's) costs ~20x the CPU for ~12% fewer bytes
+DEFAULT_ZSTD_LEVEL = 10
+#: output formats, by file-name suffix
+FORMATS = {"conda": ".conda", "tar.bz2": ".tar.bz2"}
+_ZIP64_MARGIN = 1 << 20
+_SPOOL = 1 << 20
+
+
+def package_stem(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """Split ``name-1.0-py_0.conda`` into ``("name-1.0-py_0", "conda")``."""
+    name = Path(path).name
+    for fmt, suffix in FORMATS.items():
+        if name.endswith(suffix):
+            return name[: -len(suffix)], fmt
+    raise ValueError(f"{name}: a conda package name ends with .conda or .tar.bz2")
+
+
+def _tarinfo(name: str, size: int, mode: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = mode
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class CondaWriter:
+    """Adds members to a conda package being written; made by :func:`conda_writer`.
+
+    ``add_info`` takes ``info/`` members (bytes); ``add_file`` streams a payload member of known size.
+    """
+
+    def __init__(
+        self, fh: BinaryIO, stem: str, fmt: str, *, zstd_level: int, zstd_threads: int, mtime: int
+    ) -> None:
+        self._fh = fh
+        self._stem = stem
+        self._fmt = fmt
+        self._level = zstd_level
+        self._threads = zstd_threads
+        self._mtime = mtime
+        self._stack = contextlib.ExitStack()
+        self._zip: zipfile.ZipFile | None = None
+        self._pkg_tar: tarfile.TarFile | None = None
+        self._pkg_out: BinaryIO | None = None
+        self._pkg_size_hint = 0
+        self._info_spool: IO[bytes] | None = None
+        self._info_tar: tarfile.TarFile | None = None
+        self._info_written = False
+        self._names: set[str] = set()
+        if fmt == "conda":
+            self._zip = self._stack.enter_context(
+                zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED)
+            )
+            self._zip.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
+        elif fmt == "tar.bz2":
+            self._pkg_tar = self._stack.enter_context(
+                tarfile.open(fileobj=fh, mode="w|bz2", format=tarfile.PAX_FORMAT)
+            )
+        else:
+            raise ValueError(f"unknown conda package format {fmt!r}")
+
+    def set_payload_size_hint(self, size: int) -> None:
+        """Tell the writer about how many payload bytes follow (only to pick zip64 when needed)."""
+        self._pkg_size_hint = size
+
+    def _claim(self, name: str) -> None:
+        if name in self._names:
+            raise ValueError(f"{name}: added twice to {self._stem}")
+        self._names.add(name)
+
+    def add_info(self, name: str, data: bytes) -> None:
+        """Add ``info/<name>`` with ``data``."""
+        arcname = f"info/{name}"
+        self._claim(arcname)
+        info = _tarinfo(arcname, len(data), 0o644, self._mtime)
+        if self._fmt == "tar.bz2":
+            assert self._pkg_tar is not None
+            self._pkg_tar.addfile(info, io.BytesIO(data))
+            return
+        if self._info_written:
+            raise ValueError(f"{arcname}: info/ is already written to {self._stem}")
+        if self._info_tar is None:
+            self._info_spool = self._stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL))
+            self._info_tar = tarfile.open(
+                fileobj=self._info_spool, mode="w", format=tarfile.PAX_FORMAT
+            )
+        self._info_tar.addfile(info, io.BytesIO(data))
+
+    def _compressed_member(self, name: str, size_hint: int) -> BinaryIO:
+        assert self._zip is not None
+        member = self._zip.open(name, "w", force_zip64=size_hint > zipfile.ZIP64_LIMIT - _ZIP64_MARGIN)
+        threads = self._threads if self._threads > 0 else -1
+        cctx = zstandard.ZstdCompressor(level=self._level, threads=threads)
+        writer: BinaryIO = cctx.stream_writer(member, closefd=True)  # type: ignore[assignment]
+        return writer
+
+    def _write_info_member(self) -> None:
+        if self._fmt != "conda" or self._info_written:
+            return
+        self._info_written = True
+        if self._info_tar is None:
+            self._info_spool = self._stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL))
+            self._info_tar = tarfile.open(fileobj=self._info_spool, mode="w")
+        self._info_tar.close()
+        assert self._info_spool is not None
+        size = self._info_spool.tell()
+        self._info_spool.seek(0)
+        with self._compressed_member(f"info-{self._stem}.tar.zst", size) as out:
+            shutil.copyfileobj(self._info_spool, out, 1 << 20)
+
+    def _pkg(self) -> tarfile.TarFile:
+        if self._pkg_tar is None:
+            self._write_info_member()
+            self._pkg_out = self._compressed_member(
+                f"pkg-{self._stem}.tar.zst", self._pkg_size_hint
+            )
+            self._pkg_tar = tarfile.open(fileobj=self._pkg_out, mode="w|", format=tarfile.PAX_FORMAT)
+        return self._pkg_tar
+
+    def add_file(self, path: str, fileobj: IO[bytes], size: int, *, mode: int = 0o644) -> None:
+        """Stream ``size`` bytes from ``fileobj`` as payload member ``path`` (prefix-relative)."""
+        if path.startswith("info/"):
+            raise ValueError(f"{path}: payload paths may not start with info/")
+        self._claim(path)
+        self._pkg().addfile(_tarinfo(path, size, mode, self._mtime), fileobj)
+
+    def add_bytes(self, path: str, data: bytes, *, mode: int = 0o644) -> None:
+        """Add payload member ``path`` with ``data``."""
+        self.add_file(path, io.BytesIO(data), len(data), mode=mode)
+
+    def close(self) -> None:
+        """Finish the archive (info last when no payload came after it)."""
+        if self._fmt == "conda":
+            if self._pkg_tar is None:
+                self._pkg()  # an empty payload is still a member, as conda expects
+            assert self._pkg_tar is not None and self._pkg_out is not None
+            self._pkg_tar.close()
+            self._pkg_out.close()  # ends the zstd frame and the zip member: info may follow
+            self._write_info_member()
+        self._stack.close()
+
+    def abort(self) -> None:
+        """Drop everything (the output file is removed by the caller)."""
+        with contextlib.suppress(Exception):
+            self._stack.close()
+
+
+@contextlib.contextmanager
+def conda_writer(
+    path: str | os.PathLike[str],
+    *,
+    zstd_level: int = DEFAULT_ZSTD_LEVEL,
+    zstd_threads: int = 0,
+    mtime: int = 0,
+) -> Iterator[CondaWriter]:
+    """Write the conda package ``path`` (``.conda`` or ``.tar.bz2`` by its suffix), all or nothing.
+
+    ``zstd_threads`` 0 uses every CPU; ``mtime`` stamps every member (reproducible output).
+    """
+    stem, fmt = package_stem(path)
+    with atomic_output(path) as fh:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(fh.fileno(), 0o666 & ~umask)  # mkstemp makes 0600; a package is readable by all
+        writer = CondaWriter(
+            fh, stem, fmt, zstd_level=zstd_level, zstd_threads=zstd_threads, mtime=mtime
+        )
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
