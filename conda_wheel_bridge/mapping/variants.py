@@ -1,0 +1,444 @@
+"""Wheel-variant properties ⇄ conda virtual packages, and variant ranking ⇄ build numbers.
+
+Each rule is a small function from one variant feature to conda MatchSpecs (and back), with the
+information it loses stated in :data:`LOSSES` (``cwb map`` prints them; docs/variants.md lists
+them). A property or virtual package with no counterpart raises
+:class:`~conda_wheel_bridge.errors.MappingError`: nothing is dropped silently.
+
+Build numbers: conda prefers the highest build number among installable builds of one version;
+variantlib prefers the variant whose properties rank best on the host. :func:`variant_build_number`
+turns variantlib's ordering (namespace priority, then feature priority, then the provider's value
+order) into one integer per variant, so the two choices agree (see docs/variants.md for the
+cases where no integer can).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from rattler import MatchSpec
+
+from ..errors import MappingError
+from ..model import VariantProperty
+from . import cpu
+from .variantjson import (
+    NULL_LABEL,
+    ProviderInfo,
+    VariantDescription,
+    read_variant_json,
+    read_variants_index,
+    write_variant_json,
+    write_variants_index,
+)
+
+__all__ = [
+    "LOSSES",
+    "NULL_LABEL",
+    "ProviderInfo",
+    "VariantBuild",
+    "VariantDescription",
+    "conda_for_properties",
+    "conda_for_property",
+    "conda_for_variant",
+    "parse_property",
+    "read_variant_json",
+    "read_variants_index",
+    "variant_build_number",
+    "variant_properties_for_conda",
+    "write_variant_json",
+    "write_variants_index",
+]
+
+
+@dataclass(frozen=True)
+class VariantBuild:
+    """What a variant wheel adds to its conda package: ``depends`` on virtual packages, the
+    label for the build string and the build number that encodes the variant's rank."""
+
+    depends: tuple[str, ...]
+    build_label: str
+    build_number: int
+
+
+#: what each rule loses, by ``namespace :: feature`` (shown by ``cwb map`` and in the docs)
+LOSSES: dict[str, str] = {
+    "nvidia :: cuda_version_lower_bound": (
+        "exact: the NVIDIA provider and conda both read the driver's CUDA version "
+        "(cuDriverGetVersion); several any-of values collapse to the lowest"
+    ),
+    "nvidia :: cuda_version_upper_bound": (
+        "exact: `__cuda <X.Y` holds where the provider lists X.Y; several any-of values collapse "
+        "to the highest"
+    ),
+    "nvidia :: sm_arch": (
+        "the provider matches the HIGHEST compute capability on the host and accepts `Mm_real` "
+        "for the same major M with minor >= m, `M0_virtual` for the same major only; conda's "
+        "`__cuda_arch` is the LOWEST compute capability of all GPUs. On a host with mixed GPUs "
+        "the two can disagree; other `Mm_virtual` (m > 0) never match and are dropped from the "
+        "range"
+    ),
+    "x86_64 :: level": (
+        "conda-forge convention `_x86_64-microarch-level >=N` over `__archspec`: accepts every "
+        "microarchitecture archspec places at or above vN; the provider reports no level at "
+        "all for CPUs whose archspec generic is plain `x86_64` (core2, nocona, k10), where conda "
+        "accepts v1"
+    ),
+    "x86_64 :: <flag>": (
+        "`__archspec` build regex of every x86-64 microarchitecture whose archspec feature set "
+        "has the flag; exact for named microarchitectures (the provider also reads archspec)"
+    ),
+    "aarch64 :: version": (
+        "`__archspec` build regex of every aarch64 microarchitecture whose provider versions "
+        "include the value; exact (both read archspec)"
+    ),
+    "aarch64 :: <flag>": (
+        "`__archspec` build regex of every aarch64 microarchitecture whose archspec feature set "
+        "has the flag"
+    ),
+    "blas_lapack :: library": (
+        "the conda-forge BLAS mutex `libblas * *_<impl>`: conda installs that implementation, "
+        "where the (ahead-of-time) provider only labels the wheel; `provider` is read as an "
+        "alias of `library`"
+    ),
+    "__glibc / __osx / __win / __linux / __unix": (
+        "platform facts: expressed by wheel platform tags (manylinux/macosx/win), not by variant "
+        "properties"
+    ),
+    "ranking": (
+        "build numbers order variants by namespace, then feature, then value, as variantlib "
+        "does; a variant with several sm_arch majors is ranked by its highest, several CPU flags "
+        "by the most preferred one; ties that variantlib breaks by label are left to the solver"
+    ),
+}
+
+_PLATFORM_VIRTUALS = frozenset({"__glibc", "__osx", "__win", "__linux", "__unix", "__musl"})
+_BLAS_FEATURES = ("library", "provider")
+_BLAS_VALUES = ("accelerate", "openblas", "mkl")  # the provider's order, best first
+_CUDA_MAJORS = range(15, 10, -1)  # the NVIDIA provider's known UMD majors, best first
+_CUDA_MINORS = range(20, -1, -1)
+_SM_MAJORS = range(12, 4, -1)  # the NVIDIA provider's known SM majors
+_SM_RE = re.compile(r"(?P<major>[0-9]+?)(?P<minor>[0-9])_(?P<kind>real|virtual)")
+_SPEC_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9_.-]+)\s*(?P<rest>.*)$")
+_CONSTRAINT_RE = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=)?\s*(?P<ver>[0-9][0-9a-z.*]*)")
+
+
+def parse_property(text: str) -> VariantProperty:
+    """``"nvidia :: sm_arch :: 90_real"`` → :class:`VariantProperty` (MappingError if malformed)."""
+    parts = [p.strip() for p in text.split("::")]
+    if len(parts) != 3 or not all(parts):
+        raise MappingError(text, "expected 'namespace :: feature :: value'")
+    return VariantProperty(*parts)
+
+
+# ---------------------------------------------------------------- NVIDIA provider value tables
+
+
+@cache
+def _cuda_values() -> tuple[str, ...]:
+    """Every CUDA bound the NVIDIA provider knows, best (highest) first."""
+    values: list[str] = []
+    for major in _CUDA_MAJORS:
+        values.extend(f"{major}.{minor}" for minor in _CUDA_MINORS)
+        values.append(str(major))
+    return tuple(values)
+
+
+def _cuda_value(prop: VariantProperty) -> str:
+    if prop.value not in _cuda_values():
+        raise MappingError(str(prop), "not a CUDA version the NVIDIA provider knows (11 to 15.20)")
+    return prop.value
+
+
+def _sm_parts(prop: VariantProperty) -> tuple[int, int, bool]:
+    match = _SM_RE.fullmatch(prop.value)
+    if match is None or int(match.group("major")) not in _SM_MAJORS:
+        raise MappingError(str(prop), "not an SM architecture the NVIDIA provider knows")
+    return int(match.group("major")), int(match.group("minor")), match.group("kind") == "real"
+
+
+def _version_key(value: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in value.split("."))
+
+
+# ------------------------------------------------------------------------- wheel → conda rules
+
+
+def _sm_ranges(props: Sequence[VariantProperty]) -> str:
+    """``__cuda_arch`` version spec accepting the hosts the provider accepts for ``props``."""
+    lowest: dict[int, int] = {}
+    for prop in props:
+        major, minor, real = _sm_parts(prop)
+        if not real and minor != 0:
+            continue  # the provider only ever offers M0_virtual
+        lowest[major] = min(minor, lowest.get(major, 9))
+    if not lowest:
+        raise MappingError(
+            ", ".join(str(p) for p in props), "no GPU satisfies these sm_arch values"
+        )
+    ranges: list[tuple[int, int, int]] = []  # (major, minor) start, exclusive end major
+    for major in sorted(lowest):
+        if ranges and ranges[-1][2] == major and lowest[major] == 0:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1], major + 1)
+        else:
+            ranges.append((major, lowest[major], major + 1))
+    parts = [f">={m}.{n},<{end}" for m, n, end in ranges]
+    return "|".join(parts)
+
+
+def conda_for_properties(props: Iterable[VariantProperty]) -> tuple[str, ...]:
+    """conda MatchSpecs for a variant's properties (any-of values within a feature)."""
+    by_feature: dict[tuple[str, str], list[VariantProperty]] = {}
+    for prop in props:
+        by_feature.setdefault((prop.namespace, prop.feature), []).append(prop)
+    depends: list[str] = []
+    for (ns, feature), group in by_feature.items():
+        depends.extend(_conda_for_feature(ns, feature, group))
+    return tuple(depends)
+
+
+def conda_for_property(prop: VariantProperty) -> tuple[str, ...]:
+    """conda MatchSpecs for one property."""
+    return _conda_for_feature(prop.namespace, prop.feature, [prop])
+
+
+def _conda_for_feature(ns: str, feature: str, group: Sequence[VariantProperty]) -> tuple[str, ...]:
+    if ns == "nvidia" and feature == "cuda_version_lower_bound":
+        low = min((_cuda_value(p) for p in group), key=_version_key)
+        return (f"__cuda >={low}",)
+    if ns == "nvidia" and feature == "cuda_version_upper_bound":
+        high = max((_cuda_value(p) for p in group), key=_version_key)
+        return (f"__cuda <{high}",)
+    if ns == "nvidia" and feature == "sm_arch":
+        return (f"__cuda_arch {_sm_ranges(group)}",)
+    if ns == "x86_64" and feature == "level":
+        low = min(group, key=lambda p: p.value).value
+        return (cpu.level_package_spec(low),)
+    if ns == "aarch64" and feature == "version":
+        names: set[str] = set()
+        for prop in group:
+            names.update(cpu.microarchitectures_for_aarch64_version(prop.value))
+        return (cpu.archspec_build_matcher(names),)
+    if ns in ("x86_64", "aarch64"):
+        for prop in group:
+            if prop.value != "on":
+                raise MappingError(str(prop), "CPU flag properties take the value 'on'")
+        return (cpu.archspec_build_matcher(cpu.microarchitectures_with_feature(ns, feature)),)
+    if ns == "blas_lapack" and feature in _BLAS_FEATURES:
+        if len(group) != 1 or group[0].value not in _BLAS_VALUES:
+            raise MappingError(str(group[0]), f"expected one of {', '.join(_BLAS_VALUES)}")
+        return (f"libblas * *_{group[0].value}",)
+    raise MappingError(str(group[0]), "no conda counterpart for this variant property")
+
+
+# ----------------------------------------------------------------------- ranking → build number
+
+
+def _strengths(ns: str, feature: str) -> tuple[int, dict[str, int]] | None:
+    """(radix, value → strength) for a feature whose provider order is static; strength 0 is
+    'absent' and higher is better. None for features ranked by a function (sm_arch, CPU flags)."""
+    if ns == "nvidia" and feature in ("cuda_version_lower_bound", "cuda_version_upper_bound"):
+        values = _cuda_values()
+    elif ns == "x86_64" and feature == "level":
+        values = tuple(f"v{n}" for n in range(cpu.MAX_X86_64_LEVEL, 0, -1))
+    elif ns == "aarch64" and feature == "version":
+        values = cpu.aarch64_versions_supported("armv9.0a")
+    elif ns == "blas_lapack" and feature in _BLAS_FEATURES:
+        values = _BLAS_VALUES
+    else:
+        return None
+    return len(values) + 1, {v: len(values) - i for i, v in enumerate(values)}
+
+
+def _known_features(ns: str) -> tuple[str, ...]:
+    """The features of a known namespace in the provider's own order (its default priority)."""
+    if ns == "nvidia":
+        return ("cuda_version_lower_bound", "cuda_version_upper_bound", "sm_arch")
+    if ns == "x86_64":
+        return ("level", "<flags>")
+    if ns == "aarch64":
+        return ("version", "<flags>")
+    if ns == "blas_lapack":
+        return ("library",)
+    return ()
+
+
+def _component(ns: str, feature: str, props: Sequence[VariantProperty]) -> tuple[int, int]:
+    """(radix, strength) of one ranking component for a variant (strength 0: absent)."""
+    if feature == "<flags>":
+        flags = cpu.X86_64_FEATURES if ns == "x86_64" else cpu.AARCH64_FEATURES
+        present = [flags.index(p.feature) for p in props if p.feature in flags]
+        return len(flags) + 1, (len(flags) - min(present)) if present else 0
+    if ns == "nvidia" and feature == "sm_arch":
+        best = 0
+        for prop in props:
+            major, minor, real = _sm_parts(prop)
+            best = max(best, (major - 5) * 12 + 1 + (minor + 1 if real else 0))
+        return 7 * 12 + 12, best
+    table = _strengths(ns, feature)
+    assert table is not None
+    radix, strength = table
+    wanted = _BLAS_FEATURES if feature == "library" else (feature,)
+    return radix, max((strength[p.value] for p in props if p.feature in wanted), default=0)
+
+
+def variant_build_number(desc: VariantDescription) -> int:
+    """The rank of ``desc`` among the variants of its package as one integer (0 for the null
+    variant): higher is what variantlib prefers on any host where both variants install."""
+    number = 0
+    for ns in desc.namespace_priorities:
+        features = list(_known_features(ns))
+        if not features:
+            continue
+        preferred = [f for f in desc.feature_priorities.get(ns, ()) if f in features]
+        ordered = preferred + [f for f in features if f not in preferred]
+        props = [p for p in desc.properties if p.namespace == ns]
+        for feature in ordered:
+            if feature == "<flags>":
+                mine = props
+            else:
+                aliases = _BLAS_FEATURES if feature == "library" else (feature,)
+                mine = [p for p in props if p.feature in aliases]
+            radix, strength = _component(ns, feature, mine)
+            number = number * radix + strength
+    return number
+
+
+def conda_for_variant(desc: VariantDescription, label: str) -> VariantBuild:
+    """The conda side of one variant wheel: depends, build-string label and build number."""
+    if desc.label and desc.label != label:
+        raise MappingError(label, f"the variant metadata is labelled {desc.label!r}")
+    if missing := {p.namespace for p in desc.properties} - set(desc.namespace_priorities):
+        raise MappingError(label, f"namespaces without priority: {sorted(missing)}")
+    depends = conda_for_properties(desc.properties)
+    return VariantBuild(depends=depends, build_label=label, build_number=variant_build_number(desc))
+
+
+# ------------------------------------------------------------------------- conda → wheel rules
+
+
+def _split_spec(spec: str) -> tuple[str, str, str]:
+    """``"__cuda >=12.8"`` → (name, version spec, build), parsed by rattler's MatchSpec."""
+    try:
+        match = MatchSpec(spec)
+    except Exception as exc:  # rattler raises its own exception types
+        raise MappingError(spec, f"not a MatchSpec ({exc})") from None
+    if match.name is None:
+        raise MappingError(spec, "a MatchSpec without a package name")
+    return match.name.normalized, match.version or "", match.build or ""
+
+
+def _constraints(spec: str, version: str) -> list[tuple[str, str]]:
+    if "|" in version:
+        raise MappingError(spec, "alternatives ('|') have no single variant counterpart")
+    out = []
+    for part in filter(None, version.split(",")):
+        match = _CONSTRAINT_RE.fullmatch(part.strip())
+        if match is None:
+            raise MappingError(spec, f"unsupported version constraint {part!r}")
+        out.append((match.group("op") or "==", match.group("ver")))
+    return out
+
+
+def _next_minor(version: str) -> str:
+    parts = version.split(".")
+    if len(parts) == 1:
+        return str(int(parts[0]) + 1)
+    return f"{parts[0]}.{int(parts[1]) + 1}"
+
+
+def _cuda_properties(spec: str, version: str) -> list[VariantProperty]:
+    if version in ("", "*"):
+        return [VariantProperty("nvidia", "cuda_version_lower_bound", "11")]
+    props = []
+    for op, ver in _constraints(spec, version):
+        if ver.endswith(".*") and op == "==":
+            base = ver[:-2]
+            props.append(VariantProperty("nvidia", "cuda_version_lower_bound", base))
+            props.append(VariantProperty("nvidia", "cuda_version_upper_bound", _next_minor(base)))
+        elif op == ">=":
+            low = ver if ver in _cuda_values() or _version_key(ver) >= (11,) else "11"
+            props.append(VariantProperty("nvidia", "cuda_version_lower_bound", low))
+        elif op == "<":
+            props.append(VariantProperty("nvidia", "cuda_version_upper_bound", ver))
+        elif op == "==":
+            props.append(VariantProperty("nvidia", "cuda_version_lower_bound", ver))
+            props.append(VariantProperty("nvidia", "cuda_version_upper_bound", _next_minor(ver)))
+        else:
+            raise MappingError(spec, f"'{op}' has no CUDA bound counterpart")
+    for prop in props:
+        _cuda_value(prop)
+    return props
+
+
+def _cuda_arch_properties(spec: str, version: str) -> list[VariantProperty]:
+    low, high = (0, 0), (99, 0)
+    for op, ver in _constraints(spec, version or ">=0"):
+        parts = (*_version_key(ver.removesuffix(".*")), 0)
+        key = (parts[0], parts[1])
+        if op == ">=":
+            low = max(low, key)
+        elif op == "<":
+            high = min(high, key)
+        else:
+            raise MappingError(spec, f"'{op}' has no sm_arch counterpart")
+    props = []
+    for major in sorted(_SM_MAJORS):
+        minors = [m for m in range(10) if low <= (major, m) < high]
+        if not minors:
+            continue
+        if minors[0] == 0 and minors[-1] == 9:
+            props.append(VariantProperty("nvidia", "sm_arch", f"{major}0_virtual"))
+        else:
+            props.append(VariantProperty("nvidia", "sm_arch", f"{major}{minors[0]}_real"))
+    if not props:
+        raise MappingError(spec, "no SM architecture the NVIDIA provider knows is in range")
+    return props
+
+
+def _archspec_properties(spec: str, build: str) -> list[VariantProperty]:
+    if build in ("", "*"):
+        return []
+    names = cpu.parse_archspec_build(build)
+    families = {cpu.family_of(n) for n in names}
+    if families == {"x86_64"}:
+        levels = [cpu.x86_64_level_of(n) or 1 for n in names]
+        return [VariantProperty("x86_64", "level", f"v{min(levels)}")]
+    if families == {"aarch64"}:
+        versions = [cpu.aarch64_version_of(n) or "8a" for n in names]
+        lowest = min(versions, key=lambda v: _version_key(v.rstrip("a")))
+        return [VariantProperty("aarch64", "version", lowest)]
+    raise MappingError(spec, f"no variant provider for {', '.join(sorted(families))} CPUs")
+
+
+def variant_properties_for_conda(depends: Iterable[str]) -> tuple[VariantProperty, ...]:
+    """Variant properties for a conda package's virtual-package (and CPU level / BLAS mutex)
+    depends. Ordinary package depends are skipped; platform virtual packages belong to wheel
+    tags; any other virtual package raises :class:`MappingError`."""
+    props: list[VariantProperty] = []
+    for spec in depends:
+        name, version, build = _split_spec(spec)
+        if name in _PLATFORM_VIRTUALS:
+            continue
+        if name == "__cuda":
+            props.extend(_cuda_properties(spec, version))
+        elif name == "__cuda_arch":
+            props.extend(_cuda_arch_properties(spec, version))
+        elif name == "__archspec":
+            props.extend(_archspec_properties(spec, build))
+        elif name == cpu.X86_64_LEVEL_PACKAGE:
+            ops = _constraints(spec, version) if version not in ("", "*") else []
+            lows = [ver for op, ver in ops if op == ">="]
+            level = int(lows[0]) if lows else 1
+            props.append(VariantProperty("x86_64", "level", f"v{level}"))
+        elif name in ("libblas", "blas") and build not in ("", "*"):
+            impl = build.rsplit("_", 1)[-1].lstrip("*")
+            if impl not in _BLAS_VALUES:
+                raise MappingError(spec, "unknown BLAS implementation")
+            props.append(VariantProperty("blas_lapack", "library", impl))
+        elif name.startswith("__"):
+            raise MappingError(spec, "no variant property counterpart for this virtual package")
+    unique = dict.fromkeys(props)
+    return tuple(sorted(unique, key=lambda p: (p.namespace, p.feature, p.value)))
