@@ -113,7 +113,12 @@ def _fail(where: str, key: str, reason: str) -> BadMetadata:
 
 
 def _expect(value: Any, kind: type, where: str, key: str) -> Any:
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+    accepted: tuple[type, ...] = (kind,)
+    if kind is dict:
+        accepted = (Mapping,)
+    elif kind is list:
+        accepted = (list, tuple)
+    if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
         raise _fail(where, key, f"expected {kind.__name__}, got {type(value).__name__}")
     return value
 
