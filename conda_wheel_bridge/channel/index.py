@@ -312,6 +312,10 @@ def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: 
                 report.skipped.append(f"{path.parent.name}/{path.name}: not exported as a wheel "
                                       f"({exc.reason})")
                 continue
+            except ImportError as exc:  # a converter part not installed (yet)
+                report.skipped.append(f"{path.parent.name}/{path.name}: not exported as a wheel "
+                                      f"({exc})")
+                continue
             result[sha] = {"size": facts["size"], "mtime_ns": 0, "sha256": facts["sha256"],
                            "facts": facts}
             report.exported += 1
