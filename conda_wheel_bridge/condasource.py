@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import io
 import json
 import lzma
 import posixpath
@@ -18,7 +19,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal
 
 from conda_package_streaming.package_streaming import stream_conda_component
 
@@ -29,7 +30,6 @@ __all__ = [
     "MemberKind",
     "PathEntry",
     "PayloadMember",
-    "Readable",
     "is_conda_package",
     "iter_payload",
     "read_conda_info",
@@ -41,12 +41,6 @@ MemberKind = Literal["file", "symlink", "hardlink", "directory"]
 _MAX_INFO_JSON = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError, ValueError)
-
-
-class Readable(Protocol):
-    """A binary stream that can be read (all a payload consumer needs)."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ class PayloadMember:
     size: int
     target: str | None
     entry: PathEntry | None
-    stream: Readable | None
+    stream: IO[bytes] | None
 
 
 def is_conda_package(path: str | Path) -> bool:
@@ -210,12 +204,16 @@ def read_conda_info(package: str | Path) -> CondaPackage:
     )
 
 
-def iter_payload(package: str | Path, info: CondaPackage | None = None) -> Iterator[PayloadMember]:
+def iter_payload(
+    package: str | Path, info: CondaPackage | None = None, *, complete: bool = True
+) -> Iterator[PayloadMember]:
     """Stream the payload of ``package`` (everything but ``info/``), verified against its listing.
 
     Raises :class:`UnsafePath` for names or links that escape the prefix and :class:`BadArchive`
     for corrupt archives, members missing from or absent in the listing, and hash or size
-    mismatches. Directory members are yielded too (with ``kind == "directory"``).
+    mismatches. Directory members are yielded too (with ``kind == "directory"``). With
+    ``complete=False`` listed paths absent from the archive are not an error (metadata-only
+    packages, whose payload was stripped, can still be read).
     """
     source = Path(package)
     info = info if info is not None else read_conda_info(source)
@@ -231,7 +229,7 @@ def iter_payload(package: str | Path, info: CondaPackage | None = None) -> Itera
         raise
     except _CORRUPT as exc:
         raise BadArchive(source, f"corrupt or unreadable archive ({_why(exc)})") from exc
-    if listed:
+    if listed and complete:
         missing = [p for p, e in listed.items() if p not in seen and e.path_type != "directory"]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -271,11 +269,12 @@ def _payload_member(
         raw = tar.extractfile(member)
         if raw is None:  # pragma: no cover - isfile() members always have data
             raise BadArchive(source, f"{name}: no data")
-        stream = _HashingReader(raw)
+        hashed = _HashingRaw(raw)
+        stream = io.BufferedReader(hashed, _CHUNK)
         yield PayloadMember(name, "file", member.mode, member.size, None, entry, stream)
-        stream.drain()
-        _check(source, name, entry, stream.hexdigest(), stream.count)
-        seen[name] = stream.hexdigest()
+        hashed.drain()
+        _check(source, name, entry, hashed.hexdigest(), hashed.count)
+        seen[name] = hashed.hexdigest()
     else:
         raise BadArchive(source, f"{name} is a device, fifo or other special member")
 
@@ -292,22 +291,25 @@ def _check(source: Path, name: str, entry: PathEntry | None, digest: str, size: 
                                  f"({entry.size_in_bytes})")
 
 
-class _HashingReader:
-    """A read-only stream over a tar member that hashes and counts what passes through it."""
+class _HashingRaw(io.RawIOBase):
+    """A raw stream over a tar member that hashes and counts every byte read from it."""
 
     def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
         self._raw = raw
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._raw.read(size)
-        self._hash.update(data)
-        self.count += len(data)
-        return data
-
     def readable(self) -> bool:
         return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._hash.update(data)
+        self.count += n
+        return n
 
     def drain(self) -> None:
         while self.read(_CHUNK):
