@@ -1,0 +1,447 @@
+"""This host, in both vocabularies: conda virtual packages and supported wheel-variant properties.
+
+Detection is split in two so that tests (and ``CONDA_OVERRIDE_*``) can describe any host:
+:func:`read_host` gathers raw readings (kernel, libc, macOS/Windows version, archspec
+microarchitecture, and, in a subprocess with a timeout, the CUDA driver version and GPUs from the
+driver library); :func:`virtual_packages` and :func:`supported_properties` are pure functions of
+those readings and an environment mapping.
+
+Virtual packages follow conda (and CEP 30): ``__unix``, ``__linux``, ``__glibc``, ``__osx``,
+``__win``, ``__archspec`` (version ``1``, build = microarchitecture), ``__cuda`` and
+``__cuda_arch``. ``CONDA_OVERRIDE_<NAME>`` set to a value replaces the detected one; set empty it
+removes the package (``__linux`` falls back to ``0``; ``__unix`` takes no override). For the
+``__cuda_arch`` build string CEP 30 is followed (the GPU model, e.g. ``H200``), not py-rattler
+(which writes ``0``). Supported properties follow the variant providers: NVIDIA's (highest compute
+capability, driver CUDA version, its ``NV_VARIANT_PROVIDER_FORCE_*`` variables honoured), and the
+x86-64 / aarch64 ones (archspec).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from .mapping import cpu
+from .model import VirtualPackage
+
+__all__ = [
+    "CudaDevice",
+    "HostReadings",
+    "HostReport",
+    "cuda_arch_build",
+    "detect",
+    "native_subdir",
+    "nvidia_supported",
+    "probe_cuda",
+    "read_host",
+    "supported_properties",
+    "virtual_packages",
+]
+
+Supported = dict[str, dict[str, tuple[str, ...]]]
+
+_LINUX_VERSION_RE = re.compile(r"\d+\.\d+(\.\d+)?(\.\d+)?")
+_CC_RE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)[a-z]?")
+_APPENDIX_A = {  # CEP 30 appendix A: subdir arch -> archspec build when not detected
+    "32": "x86", "64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "armv6l": "armv6l",
+    "armv7l": "armv7l", "ppc64": "ppc64", "ppc64le": "ppc64le", "riscv64": "riscv64",
+    "s390x": "s390x", "wasm32": "wasm32", "z": "z",
+}  # fmt: skip
+_MACHINE_ARCH = {
+    "x86_64": "64", "amd64": "64", "i386": "32", "i686": "32", "x86": "32", "aarch64": "aarch64",
+    "arm64": "arm64", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x",
+    "armv7l": "armv7l", "armv6l": "armv6l", "riscv64": "riscv64",
+}  # fmt: skip
+_NVIDIA_UMD_MAJORS = range(11, 16)
+_NVIDIA_UMD_MINORS = range(21)
+
+#: run with ``python -c`` in a child process, so that a hanging or crashing driver cannot take
+#: the caller down (conda does the same); prints one JSON line
+_CUDA_PROBE = r"""
+import ctypes, itertools, json, os, platform
+def probe():
+    system = platform.system()
+    if system == "Linux":
+        names = ["libcuda.so", "/usr/lib64/nvidia/libcuda.so",
+                 "/usr/lib/x86_64-linux-gnu/libcuda.so", "/usr/lib/wsl/lib/libcuda.so"]
+        names = list(itertools.chain.from_iterable((n + ".1", n) for n in names))
+    elif system == "Windows":
+        names = ["nvcuda.dll"]
+    elif system == "Darwin":
+        names = ["libcuda.1.dylib", "libcuda.dylib", "/usr/local/cuda/lib/libcuda.1.dylib",
+                 "/usr/local/cuda/lib/libcuda.dylib"]
+    else:
+        return None
+    loader = ctypes.windll if system == "Windows" else ctypes.cdll
+    lib = None
+    for name in names:
+        try:
+            lib = loader.LoadLibrary(name)
+            break
+        except OSError:
+            continue
+    if lib is None:
+        return None
+    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+    if lib.cuInit(0) != 0:
+        return None
+    version = ctypes.c_int(0)
+    if lib.cuDriverGetVersion(ctypes.byref(version)) != 0:
+        return None
+    devices = []
+    count = ctypes.c_int(0)
+    if lib.cuDeviceGetCount(ctypes.byref(count)) == 0:
+        for index in range(count.value):
+            device = ctypes.c_int(0)
+            if lib.cuDeviceGet(ctypes.byref(device), index) != 0:
+                continue
+            major, minor = ctypes.c_int(0), ctypes.c_int(0)
+            if lib.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0:
+                continue
+            if lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0:
+                continue
+            name = ctypes.create_string_buffer(256)
+            lib.cuDeviceGetName(name, 256, device)
+            devices.append({"name": name.value.decode("utf-8", "replace"),
+                            "cc": [major.value, minor.value]})
+    return {"driver_version": version.value, "devices": devices}
+print(json.dumps(probe()))
+"""
+
+
+@dataclass(frozen=True)
+class CudaDevice:
+    """One GPU as the CUDA driver reports it: model name and compute capability."""
+
+    name: str
+    compute_capability: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class HostReadings:
+    """Raw facts read from a machine, before any override or formatting rule is applied."""
+
+    system: str  # platform.system(): "Linux", "Darwin", "Windows" ...
+    machine: str  # platform.machine(): "x86_64", "arm64", "AMD64" ...
+    kernel_release: str | None = None  # platform.release() on Linux
+    libc: tuple[str, str] | None = None  # ("glibc", "2.39")
+    mac_version: str | None = None
+    win_version: str | None = None
+    microarchitecture: str | None = None  # archspec.cpu.host().name
+    cuda_driver_version: int | None = None  # cuDriverGetVersion(), e.g. 13000
+    cuda_devices: tuple[CudaDevice, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "machine": self.machine,
+            "kernel_release": self.kernel_release,
+            "libc": list(self.libc) if self.libc else None,
+            "mac_version": self.mac_version,
+            "win_version": self.win_version,
+            "microarchitecture": self.microarchitecture,
+            "cuda_driver_version": self.cuda_driver_version,
+            "cuda_devices": [
+                {"name": d.name, "cc": f"{d.compute_capability[0]}.{d.compute_capability[1]}"}
+                for d in self.cuda_devices
+            ],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """Both views of one host: conda virtual packages and supported variant properties."""
+
+    readings: HostReadings
+    subdir: str
+    virtual_packages: tuple[VirtualPackage, ...]
+    supported: Supported = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "subdir": self.subdir,
+            "virtual_packages": [
+                {"name": p.name, "version": p.version, "build": p.build}
+                for p in self.virtual_packages
+            ],
+            "variant_properties": {
+                ns: {feature: list(values) for feature, values in features.items()}
+                for ns, features in self.supported.items()
+            },
+            "readings": self.readings.as_json(),
+        }
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def probe_cuda(
+    timeout: float = 20.0, python: str | None = None
+) -> tuple[int | None, tuple[CudaDevice, ...], str | None]:
+    """(driver CUDA version, devices, note) from the CUDA driver library, read in a child
+    process that is killed after ``timeout`` seconds. No driver: ``(None, (), None)``."""
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    try:
+        done = subprocess.run(
+            [python or sys.executable, "-c", _CUDA_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, (), f"CUDA driver probe timed out after {timeout:g} s"
+    except OSError as exc:
+        return None, (), f"CUDA driver probe could not start: {exc}"
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        result = None
+    if done.returncode != 0 or not isinstance(result, dict):
+        note = None if done.returncode == 0 else f"CUDA driver probe exited {done.returncode}"
+        return None, (), note
+    devices = tuple(
+        CudaDevice(str(d["name"]), (int(d["cc"][0]), int(d["cc"][1]))) for d in result["devices"]
+    )
+    return int(result["driver_version"]), devices, None
+
+
+def _libc() -> tuple[str, str] | None:
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        return None
+    if not value:
+        return None
+    family, _, version = value.partition(" ")
+    parts = version.split(".")
+    return (family.lower(), ".".join(parts[:2])) if family and version else None
+
+
+def _microarchitecture() -> str | None:
+    import archspec.cpu
+
+    try:
+        return str(archspec.cpu.host().name)
+    except Exception:  # archspec raises assorted errors on unknown hardware
+        return None
+
+
+def read_host(*, cuda: bool = True, cuda_timeout: float = 20.0) -> HostReadings:
+    """Read this machine (``cuda=False`` skips the CUDA driver probe)."""
+    system = platform.system()
+    driver, devices, note = probe_cuda(cuda_timeout) if cuda else (None, (), None)
+    mac = platform.mac_ver()[0] if system == "Darwin" else ""
+    win = platform.win32_ver()[1] if system == "Windows" else ""
+    return HostReadings(
+        system=system,
+        machine=platform.machine(),
+        kernel_release=platform.release() if system == "Linux" else None,
+        libc=_libc() if system == "Linux" else None,
+        mac_version=mac or None,
+        win_version=win or None,
+        microarchitecture=_microarchitecture(),
+        cuda_driver_version=driver,
+        cuda_devices=devices,
+        notes=(note,) if note else (),
+    )
+
+
+def native_subdir(readings: HostReadings) -> str:
+    """The conda subdir of the machine the readings came from (``linux-64``, ``osx-arm64``)."""
+    plat = {"Linux": "linux", "Darwin": "osx", "Windows": "win", "FreeBSD": "freebsd"}.get(
+        readings.system, readings.system.lower()
+    )
+    arch = _MACHINE_ARCH.get(readings.machine.lower(), readings.machine.lower())
+    if plat == "osx" and arch == "aarch64":
+        arch = "arm64"
+    if plat == "win" and arch == "aarch64":
+        arch = "arm64"
+    return f"{plat}-{arch}"
+
+
+# ------------------------------------------------------------------------ virtual packages
+
+
+def _override(env: Mapping[str, str], name: str) -> str | None:
+    """The stripped ``CONDA_OVERRIDE_<NAME>`` value ('' when set empty), None when unset."""
+    value = env.get(f"CONDA_OVERRIDE_{name.upper()}")
+    return None if value is None else value.strip()
+
+
+def _two(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def cuda_arch_build(device_name: str) -> str:
+    """CEP 30's ``__cuda_arch`` build string: the model with non-alphanumerics and 'NVIDIA'
+    removed, at most 64 characters (``"NVIDIA H200"`` → ``"H200"``)."""
+    return re.sub(r"[^a-zA-Z0-9]", "", device_name).replace("NVIDIA", "")[:64] or "0"
+
+
+def _cuda_version(driver: int) -> str:
+    return f"{driver // 1000}.{(driver % 1000) // 10}"
+
+
+def virtual_packages(
+    readings: HostReadings, env: Mapping[str, str] | None = None, *, subdir: str | None = None
+) -> tuple[VirtualPackage, ...]:
+    """The conda virtual packages of a host, ``CONDA_OVERRIDE_*`` in ``env`` applied."""
+    env = os.environ if env is None else env
+    native = native_subdir(readings)
+    subdir = subdir or native
+    plat, _, arch = subdir.partition("-")
+    out: list[VirtualPackage] = []
+    if plat in ("linux", "osx", "freebsd", "emscripten"):
+        out.append(VirtualPackage("__unix", "0"))
+    if plat == "linux":
+        linux = _override(env, "linux")
+        if linux is None:
+            release = readings.kernel_release if readings.system == "Linux" else None
+            match = _LINUX_VERSION_RE.match(release or "")
+            linux = match.group() if match else "0"
+        out.append(VirtualPackage("__linux", linux or "0"))
+        glibc = _override(env, "glibc")
+        if glibc is None:
+            on_native = subdir == native and readings.libc and readings.libc[0] == "glibc"
+            glibc = readings.libc[1] if on_native and readings.libc else "2.17"
+        if glibc:
+            out.append(VirtualPackage("__glibc", glibc))
+    if plat == "osx":
+        osx = _override(env, "osx")
+        if osx is None:
+            osx = _two(readings.mac_version) if readings.mac_version and subdir == native else "0"
+        if osx:
+            out.append(VirtualPackage("__osx", osx))
+    if plat == "win":
+        win = _override(env, "win")
+        if win is None:
+            win = ".".join((readings.win_version or "0").split(".")[:3])
+        if win:
+            out.append(VirtualPackage("__win", win))
+    archspec = _override(env, "archspec")
+    if archspec is None:
+        archspec = readings.microarchitecture if subdir == native else None
+        archspec = archspec or _APPENDIX_A.get(arch)
+    if archspec:
+        out.append(VirtualPackage("__archspec", "1", archspec))
+    cuda = _override(env, "cuda")
+    if cuda is None and readings.cuda_driver_version is not None:
+        cuda = _cuda_version(readings.cuda_driver_version)
+    if cuda:
+        out.append(VirtualPackage("__cuda", cuda))
+        arch_override = _override(env, "cuda_arch")
+        if arch_override is None and readings.cuda_devices:
+            lowest = min(readings.cuda_devices, key=lambda d: d.compute_capability)
+            major, minor = lowest.compute_capability
+            out.append(
+                VirtualPackage("__cuda_arch", f"{major}.{minor}", cuda_arch_build(lowest.name))
+            )
+        elif arch_override:
+            version, _, build = arch_override.partition("=")
+            out.append(VirtualPackage("__cuda_arch", version, build or "0"))
+    return tuple(sorted(out, key=lambda p: p.name))
+
+
+# ------------------------------------------------------------------ supported variant values
+
+
+def nvidia_supported(umd: str, sm: tuple[int, int] | None) -> dict[str, tuple[str, ...]]:
+    """What the NVIDIA variant provider supports for a driver CUDA version ``umd`` (``"13.0"``)
+    and the host's highest compute capability ``sm``: feature → values, best first."""
+    try:
+        version = Version(umd)
+    except InvalidVersion:
+        return {}
+    low_limit = Version(f"{min(_NVIDIA_UMD_MAJORS)}.{min(_NVIDIA_UMD_MINORS)}")
+    high_limit = Version(f"{max(_NVIDIA_UMD_MAJORS)}.{max(_NVIDIA_UMD_MINORS)}")
+    if not low_limit <= version <= high_limit:
+        return {}
+    top_minor = max(_NVIDIA_UMD_MINORS)
+    lower: list[str] = []
+    for major in range(version.major, min(_NVIDIA_UMD_MAJORS) - 1, -1):
+        start = version.minor if major == version.major else top_minor
+        lower += [f"{major}.{minor}" for minor in range(start, -1, -1)] + [str(major)]
+    upper: list[str] = []
+    for major in range(max(_NVIDIA_UMD_MAJORS), version.major - 1, -1):
+        if major > version.major:
+            upper += [f"{major}.{minor}" for minor in range(top_minor, -1, -1)] + [str(major)]
+        else:
+            upper += [f"{major}.{minor}" for minor in range(top_minor, version.minor, -1)]
+    out = {"cuda_version_lower_bound": tuple(lower)}
+    if upper:
+        out["cuda_version_upper_bound"] = tuple(upper)
+    if sm is not None and sm >= (5, 0):
+        major, minor = sm
+        reals = [f"{major}{m}_real" for m in range(minor, -1, -1)]
+        out["sm_arch"] = (*reals, f"{major}0_virtual")
+    return out
+
+
+def _parse_cc(value: str) -> tuple[int, int] | None:
+    match = _CC_RE.fullmatch(value.strip())
+    return (int(match.group("major")), int(match.group("minor"))) if match else None
+
+
+def supported_properties(readings: HostReadings, env: Mapping[str, str] | None = None) -> Supported:
+    """The variant properties the host supports (namespace → feature → values, best first),
+    by the providers' rules, from the readings with ``CONDA_OVERRIDE_*`` (and the NVIDIA
+    provider's own ``NV_VARIANT_PROVIDER_FORCE_*``) applied."""
+    env = os.environ if env is None else env
+    out: Supported = {}
+    archspec = _override(env, "archspec")
+    name = readings.microarchitecture if archspec is None else archspec
+    if name:
+        # an override that archspec does not know names no CPU features
+        with contextlib.suppress(ValueError):
+            out.update(cpu.supported_cpu_properties(name))
+    umd = env.get("NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION") or _override(env, "cuda")
+    if umd is None and readings.cuda_driver_version is not None:
+        umd = _cuda_version(readings.cuda_driver_version)
+    sm_text = env.get("NV_VARIANT_PROVIDER_FORCE_SM_ARCH") or _override(env, "cuda_arch")
+    if sm_text:
+        sm = _parse_cc(sm_text.partition("=")[0])
+    elif sm_text is None and readings.cuda_devices:
+        sm = max(d.compute_capability for d in readings.cuda_devices)
+    else:
+        sm = None
+    if umd:
+        nvidia = nvidia_supported(umd, sm)
+        if nvidia:
+            out["nvidia"] = nvidia
+    return out
+
+
+def detect(
+    readings: HostReadings | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    subdir: str | None = None,
+    cuda_timeout: float = 20.0,
+) -> HostReport:
+    """Both views of this host (or of ``readings``), overrides from ``env`` applied."""
+    env = os.environ if env is None else env
+    if readings is None:
+        # skip the driver probe when both CUDA facts are overridden anyway
+        need_cuda = _override(env, "cuda") is None or _override(env, "cuda_arch") is None
+        readings = read_host(cuda=need_cuda, cuda_timeout=cuda_timeout)
+    return HostReport(
+        readings=readings,
+        subdir=subdir or native_subdir(readings),
+        virtual_packages=virtual_packages(readings, env, subdir=subdir),
+        supported=supported_properties(readings, env),
+    )
