@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import BadArchive, MappingError
+from .errors import MappingError
 from .model import VirtualPackage
 
 __all__ = [
@@ -129,14 +129,10 @@ def extract_wheel(source: str | os.PathLike[str], destination: str | os.PathLike
 
     source_path = Path(source)
     with tempfile.TemporaryDirectory(prefix="cwb-whl-") as tmp:
-        wheel_to_conda(source_path, Path(tmp))
-        produced = sorted(
-            p for p in Path(tmp).rglob("*") if p.name.endswith((".conda", ".tar.bz2"))
-        )
-        if len(produced) != 1:
-            raise BadArchive(source_path, f"conversion gave {len(produced)} packages, not one")
+        # a throw-away archive: the fastest zstd level, it is unpacked at once
+        result = wheel_to_conda(source_path, Path(tmp), zstd_level=1)
         Path(destination).mkdir(parents=True, exist_ok=True)
-        extract(str(produced[0]), dest_dir=str(destination))
+        extract(str(result.path), dest_dir=str(destination))
 
 
 def requirement_met(spec: str, package: VirtualPackage | None) -> bool:

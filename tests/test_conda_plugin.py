@@ -1,0 +1,296 @@
+"""The plugin inside a real conda (classic solver): runs only where ``import conda`` works.
+
+conda is not on PyPI, so CI runs these only where conda is installed beside this package; every
+conda call is a real ``python -m conda`` process, isolated from the user's configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conda_wheel_bridge import __version__
+from tests.support.wheelmaker import make_wheel
+
+conda = pytest.importorskip("conda", reason="conda is not importable here (it is not on PyPI)")
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the fake python package is built for Linux"
+)
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+PY_FULL = ".".join(map(str, sys.version_info[:3]))
+
+
+def _needs_cli(*commands: str) -> None:
+    for command in commands:
+        if importlib.util.find_spec(f"conda_wheel_bridge.cli.{command}") is None:
+            pytest.skip(f"`cwb {command}` has not landed yet (conda_wheel_bridge/cli/{command}.py)")
+
+
+@pytest.fixture
+def conda_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a conda process that sees no user configuration and writes only to tmp."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".condarc").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "_CE_", "_CONDA"))}
+    env.update(
+        HOME=str(home),
+        CONDARC=str(home / ".condarc"),
+        CONDA_PKGS_DIRS=str(tmp_path / "pkgs"),
+        CONDA_ENVS_DIRS=str(tmp_path / "envs"),
+        CONDA_SOLVER="classic",
+        CONDA_REPODATA_USE_SHARDS="false",
+        CONDA_NUMBER_CHANNEL_NOTICES="0",
+        CONDA_AUTO_UPDATE_CONDA="false",
+        CONDA_NOTIFY_OUTDATED_CONDA="false",
+        CONDA_ADD_PIP_AS_PYTHON_DEPENDENCY="false",  # the channel has no pip
+    )
+    return env
+
+
+def run_conda(
+    env: Mapping[str, str], *args: str, extra: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``python -m conda ARGS`` (conda's own entry, as condabin/conda runs it)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "conda", *args],
+        env={**env, **(extra or {})}, capture_output=True, text=True, timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"conda {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+# --- a channel whose python is the running interpreter (DESIGN.md section 7) -------------
+
+
+def _subdir() -> str:
+    from conda.base.context import context
+
+    return str(context.subdir)
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes = b"", link: str | None = None) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime = int(time.time())
+    if link is not None:
+        info.type, info.linkname = tarfile.SYMTYPE, link
+        tar.addfile(info)
+    else:
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+
+
+def _package(path: Path, index: dict[str, Any], files: Mapping[str, bytes | str]) -> Path:
+    """A real conda v1 package (``.tar.bz2``): ``str`` values are symlink targets."""
+    entries = []
+    for name, value in files.items():
+        if isinstance(value, str):
+            digest = hashlib.sha256(value.encode()).hexdigest()
+            entries.append({"_path": name, "path_type": "softlink", "sha256": digest,
+                            "size_in_bytes": 0})
+        else:
+            entries.append({"_path": name, "path_type": "hardlink",
+                            "sha256": hashlib.sha256(value).hexdigest(),
+                            "size_in_bytes": len(value)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:bz2") as tar:
+        _add(tar, "info/index.json", json.dumps(index).encode())
+        _add(tar, "info/paths.json", json.dumps({"paths": entries, "paths_version": 1}).encode())
+        _add(tar, "info/files", "".join(f"{n}\n" for n in files).encode())
+        for name, value in files.items():
+            if isinstance(value, str):
+                _add(tar, name, link=value)
+            else:
+                _add(tar, name, value)
+    return path
+
+
+def add_python(channel: Path) -> None:
+    """``python`` = a virtual environment of the running interpreter; ``python_abi`` beside it."""
+    subdir = _subdir()
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    common = {"build_number": 0, "depends": [], "subdir": subdir, "license": "PSF-2.0",
+              "timestamp": int(time.time() * 1000)}
+    pyvenv = f"home = {base.parent}\ninclude-system-site-packages = false\nversion = {PY_FULL}\n"
+    _package(
+        channel / subdir / f"python-{PY_FULL}-0_cwbtest.tar.bz2",
+        {"name": "python", "version": PY_FULL, "build": "0_cwbtest", **common},
+        {"bin/python": str(base), f"bin/python{PY}": str(base), "pyvenv.cfg": pyvenv.encode(),
+         f"lib/python{PY}/site-packages/.cwbtest": b""},
+    )
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    _package(
+        channel / subdir / f"python_abi-{PY}-0_{tag}.tar.bz2",
+        {"name": "python_abi", "version": PY, "build": f"0_{tag}", **common},
+        {},
+    )
+
+
+def _variant_json(label: str, properties: Mapping[str, list[str]]) -> dict[str, Any]:
+    return {
+        "$schema": "https://variants-schema.wheelnext.dev/v0.0.2.json",
+        "default-priorities": {"namespace": ["nvidia"]},
+        "providers": {"nvidia": {
+            "enable-if": "platform_system == 'Linux' or platform_system == 'Windows'",
+            "plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin",
+            "requires": ["nvidia-variant-provider>=0.0.2,<1.0.0"],
+        }},
+        "variants": {label: {"nvidia": dict(properties)} if properties else {}},
+    }
+
+
+@pytest.fixture
+def variant_channel(tmp_path: Path, conda_env: dict[str, str]) -> Path:
+    """``varpkg 1.0`` as a CPU (null) and a CUDA variant, converted and indexed by ``conda cwb``."""
+    _needs_cli("convert", "index")
+    wheels = tmp_path / "wheels"
+    null = make_wheel(wheels, "varpkg", "1.0", variant_label="null",
+                      variant=_variant_json("null", {}))
+    cuda = make_wheel(wheels, "varpkg", "1.0", variant_label="cu12",
+                      variant=_variant_json("cu12", {"cuda_version_lower_bound": ["12.0"]}))
+    channel = tmp_path / "channel"
+    add_python(channel)
+    run_conda(conda_env, "cwb", "convert", str(null), str(cuda), "-o", str(channel))
+    run_conda(conda_env, "cwb", "index", str(channel))
+    return channel
+
+
+def _records(channel: Path) -> dict[str, dict[str, Any]]:
+    """Every record of the channel by ``name-version-build``."""
+    found = {}
+    for repodata in channel.glob("*/repodata.json"):
+        data = json.loads(repodata.read_text())
+        for key in ("packages", "packages.conda"):
+            for record in data.get(key, {}).values():
+                found[f"{record['name']}-{record['version']}-{record['build']}"] = record
+    return found
+
+
+def _dry_run(
+    env: dict[str, str], channel: Path, spec: str, cuda: str
+) -> tuple[dict[str, Any], str]:
+    proc = run_conda(env, "create", "--dry-run", "--json", "--offline", "-p",
+                     str(channel.parent / "never"), "--override-channels", "-c",
+                     channel.as_uri(), spec, extra={"CONDA_OVERRIDE_CUDA": cuda})
+    link = json.loads(proc.stdout)["actions"]["LINK"]
+    (chosen,) = [r for r in link if r["name"] == spec]
+    record = _records(channel)[f"{chosen['name']}-{chosen['version']}-{chosen['build_string']}"]
+    return record, proc.stderr
+
+
+# --- tests -------------------------------------------------------------------------------
+
+
+def test_conda_loads_the_plugin_and_its_hooks() -> None:
+    from conda.base.context import context
+
+    manager = context.plugin_manager
+    assert "cwb" in manager.get_subcommands()
+    names = [vp.name for vp in manager.get_hook_results("virtual_packages")]
+    assert len(names) == len(set(names)), f"a virtual package is provided twice: {sorted(names)}"
+    assert "cuda_arch" in names
+    if hasattr(manager, "get_package_extractors"):
+        assert manager.get_package_extractors()[".whl"].name == "cwb-wheel"
+
+
+def _virtual(env: dict[str, str], **overrides: str) -> dict[str, tuple[str, str]]:
+    info = json.loads(run_conda(env, "info", "--json", extra=overrides).stdout)
+    return {name: (version, build) for name, version, build in info["virtual_pkgs"]}
+
+
+def test_conda_reports_cuda_arch_by_cep_46(conda_env: dict[str, str]) -> None:
+    both = _virtual(conda_env, CONDA_OVERRIDE_CUDA="12.8", CONDA_OVERRIDE_CUDA_ARCH="9.0")
+    assert both["__cuda"] == ("12.8", "0")
+    assert both["__cuda_arch"] == ("9.0", "0")
+    no_cuda = _virtual(conda_env, CONDA_OVERRIDE_CUDA="", CONDA_OVERRIDE_CUDA_ARCH="9.0")
+    assert "__cuda" not in no_cuda and "__cuda_arch" not in no_cuda
+    emptied = _virtual(conda_env, CONDA_OVERRIDE_CUDA="12.8", CONDA_OVERRIDE_CUDA_ARCH="")
+    assert "__cuda_arch" not in emptied
+
+
+def test_conda_cwb_is_the_cwb_command(conda_env: dict[str, str]) -> None:
+    proc = run_conda(conda_env, "cwb", "--version")
+    assert proc.stdout.strip() == f"conda cwb {__version__}"
+
+
+def test_conda_cwb_detect_runs(conda_env: dict[str, str]) -> None:
+    _needs_cli("detect")
+    proc = run_conda(conda_env, "cwb", "detect", "--json",
+                     extra={"CONDA_OVERRIDE_CUDA": "12.8", "CONDA_OVERRIDE_CUDA_ARCH": "9.0"})
+    assert "__cuda" in proc.stdout and "12.8" in proc.stdout
+
+
+def test_classic_solver_picks_the_cuda_variant_with_a_cuda_driver(
+    conda_env: dict[str, str], variant_channel: Path
+) -> None:
+    record, report = _dry_run(conda_env, variant_channel, "varpkg", cuda="12.8")
+    assert any(d.startswith("__cuda") for d in record["depends"]), record
+    assert "cwb: varpkg 1.0: chose " + record["build"] in report
+
+
+def test_classic_solver_picks_the_cpu_variant_without_one(
+    conda_env: dict[str, str], variant_channel: Path
+) -> None:
+    record, report = _dry_run(conda_env, variant_channel, "varpkg", cuda="")
+    assert not any(d.startswith("__cuda") for d in record["depends"]), record
+    assert "host has no __cuda" in report
+
+
+def _python_in(prefix: Path, code: str) -> str:
+    proc = subprocess.run([str(prefix / "bin" / "python"), "-c", code],
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def test_converted_package_installs_and_imports(tmp_path: Path, conda_env: dict[str, str]) -> None:
+    _needs_cli("convert", "index")
+    wheel = make_wheel(tmp_path / "wheels", "demo-pkg", "2.5",
+                       entry_points={"console_scripts": {"demo-pkg": "demo_pkg:__init__"}})
+    channel = tmp_path / "channel"
+    add_python(channel)
+    run_conda(conda_env, "cwb", "convert", str(wheel), "-o", str(channel))
+    run_conda(conda_env, "cwb", "index", str(channel))
+    prefix = tmp_path / "env"
+    run_conda(conda_env, "create", "--yes", "--offline", "-p", str(prefix), "--override-channels",
+              "-c", channel.as_uri(), "demo-pkg")
+    assert _python_in(prefix, "import demo_pkg; print(demo_pkg.__version__)") == "2.5"
+    assert _python_in(prefix, "import sys; print(sys.prefix)") == str(prefix)
+    assert (prefix / "bin" / "demo-pkg").exists()
+
+
+def test_conda_installs_a_raw_wheel_through_the_extractor(
+    tmp_path: Path, conda_env: dict[str, str]
+) -> None:
+    if importlib.util.find_spec("conda_wheel_bridge.convert") is None:
+        pytest.skip("conda_wheel_bridge.convert has not landed yet")
+    from conda.base.context import context
+
+    if not hasattr(context.plugin_manager, "get_package_extractors"):
+        pytest.skip(f"conda {conda.__version__} has no package extractor hook")
+    wheel = make_wheel(tmp_path / "noarch", "rawpkg", "3.1")
+    channel = tmp_path / "channel"
+    add_python(channel)
+    (python,) = channel.glob(f"*/python-{PY_FULL}-*.tar.bz2")
+    prefix = tmp_path / "env"
+    run_conda(conda_env, "create", "--yes", "--offline", "-p", str(prefix),
+              python.as_uri(), wheel.as_uri())
+    assert _python_in(prefix, "import rawpkg; print(rawpkg.__version__)") == "3.1"
+    meta = json.loads(next((prefix / "conda-meta").glob("rawpkg-3.1-*.json")).read_text())
+    assert meta["fn"] == wheel.name
+    assert any(f.endswith("site-packages/rawpkg/__init__.py") for f in meta["files"])
