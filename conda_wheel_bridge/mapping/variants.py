@@ -43,9 +43,11 @@ __all__ = [
     "conda_for_properties",
     "conda_for_property",
     "conda_for_variant",
+    "loss_for",
     "parse_property",
     "read_variant_json",
     "read_variants_index",
+    "split_spec",
     "variant_build_number",
     "variant_properties_for_conda",
     "write_variant_json",
@@ -84,7 +86,8 @@ LOSSES: dict[str, str] = {
         "conda-forge convention `_x86_64-microarch-level >=N` over `__archspec`: accepts every "
         "microarchitecture archspec places at or above vN; the provider reports no level at "
         "all for CPUs whose archspec generic is plain `x86_64` (core2, nocona, k10), where conda "
-        "accepts v1"
+        "accepts v1; the channel must carry the `_x86_64-microarch-level` packages (conda-forge "
+        "does)"
     ),
     "x86_64 :: <flag>": (
         "`__archspec` build regex of every x86-64 microarchitecture whose archspec feature set "
@@ -107,6 +110,11 @@ LOSSES: dict[str, str] = {
         "platform facts: expressed by wheel platform tags (manylinux/macosx/win), not by variant "
         "properties"
     ),
+    "__archspec": (
+        "a conda package may name exact microarchitectures; a variant names a level (x86-64) "
+        "or version (aarch64): the lowest level among the accepted names, so every CPU at that "
+        "level is accepted"
+    ),
     "ranking": (
         "build numbers order variants by namespace, then feature, then value, as variantlib "
         "does; a variant with several sm_arch majors is ranked by its highest, several CPU flags "
@@ -123,6 +131,16 @@ _SM_MAJORS = range(12, 4, -1)  # the NVIDIA provider's known SM majors
 _SM_RE = re.compile(r"(?P<major>[0-9]+?)(?P<minor>[0-9])_(?P<kind>real|virtual)")
 _SPEC_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9_.-]+)\s*(?P<rest>.*)$")
 _CONSTRAINT_RE = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=)?\s*(?P<ver>[0-9][0-9a-z.*]*)")
+
+
+def loss_for(prop: VariantProperty) -> str:
+    """What the rule for ``prop`` loses, from :data:`LOSSES`."""
+    key = f"{prop.namespace} :: {prop.feature}"
+    if key not in LOSSES and prop.namespace in ("x86_64", "aarch64"):
+        key = f"{prop.namespace} :: <flag>"
+    if key not in LOSSES and prop.namespace == "blas_lapack":
+        key = "blas_lapack :: library"
+    return LOSSES.get(key, "no rule")
 
 
 def parse_property(text: str) -> VariantProperty:
@@ -319,7 +337,7 @@ def conda_for_variant(desc: VariantDescription, label: str) -> VariantBuild:
 # ------------------------------------------------------------------------- conda → wheel rules
 
 
-def _split_spec(spec: str) -> tuple[str, str, str]:
+def split_spec(spec: str) -> tuple[str, str, str]:
     """``"__cuda >=12.8"`` → (name, version spec, build), parsed by rattler's MatchSpec."""
     try:
         match = MatchSpec(spec)
@@ -419,7 +437,7 @@ def variant_properties_for_conda(depends: Iterable[str]) -> tuple[VariantPropert
     tags; any other virtual package raises :class:`MappingError`."""
     props: list[VariantProperty] = []
     for spec in depends:
-        name, version, build = _split_spec(spec)
+        name, version, build = split_spec(spec)
         if name in _PLATFORM_VIRTUALS:
             continue
         if name == "__cuda":
@@ -441,4 +459,10 @@ def variant_properties_for_conda(depends: Iterable[str]) -> tuple[VariantPropert
         elif name.startswith("__"):
             raise MappingError(spec, "no variant property counterpart for this virtual package")
     unique = dict.fromkeys(props)
-    return tuple(sorted(unique, key=lambda p: (p.namespace, p.feature, p.value)))
+    return tuple(sorted(unique, key=_property_order))
+
+
+def _property_order(prop: VariantProperty) -> tuple[str, str, list[tuple[int, str]]]:
+    """Sort key with numbers compared as numbers (``90_real`` before ``100_real``)."""
+    chunks = re.findall(r"(\d+)|(\D+)", prop.value)
+    return prop.namespace, prop.feature, [(int(d) if d else -1, t) for d, t in chunks]

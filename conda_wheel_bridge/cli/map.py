@@ -1,0 +1,144 @@
+"""``cwb map THING... [--json]``: one fact in both vocabularies, with what the rule loses.
+
+A THING is a variant property (``nvidia :: sm_arch :: 90_real``), a conda virtual-package spec
+(``__cuda>=12.8``, ``__glibc>=2.28``, ``__archspec 1 icelake``, ``_x86_64-microarch-level >=3``)
+or a wheel tag (``manylinux_2_28_x86_64`` or ``cp311-cp311-macosx_11_0_arm64``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from packaging.tags import parse_tag
+
+from ..errors import MappingError, UnsupportedTag
+from ..mapping import variants
+from ..mapping.platform import tags_for_conda, targets_for_wheel
+
+__all__ = ["add_parser", "map_thing", "run"]
+
+#: default subdir per platform virtual package, for showing its wheel tag
+_PLATFORM_SUBDIR = {"__glibc": "linux-64", "__linux": "linux-64", "__osx": "osx-arm64",
+                    "__win": "win-64", "__unix": "linux-64", "__musl": "linux-64"}  # fmt: skip
+_TAG_LOSS = {
+    "manylinux": "exact: the manylinux floor is the __glibc floor (manylinux1 = 2.5, 2010 = 2.12, "
+    "2014 = 2.17)",
+    "macosx": "exact: the macOS deployment target is the __osx floor (universal2 gives two)",
+    "win": "__win carries no version floor: any Windows of that architecture",
+    "linux": "a plain linux_<arch> tag promises nothing about glibc: no __glibc floor",
+    "musllinux": "conda's linux subdirs are glibc: refused unless --allow-musllinux (__musl)",
+    "any": "noarch: python; no platform facts",
+}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``cwb map``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "map",
+        help="translate a virtual package, variant property or wheel tag to the other side",
+        description="Translate between conda virtual packages, wheel-variant properties and "
+        "wheel platform tags, saying what each rule loses.",
+    )
+    p.add_argument(
+        "things", nargs="+", metavar="THING",
+        help="'ns :: feature :: value', a conda spec ('__cuda>=12.8') or a wheel tag",
+    )  # fmt: skip
+    p.add_argument(
+        "--subdir", default=None, metavar="SUBDIR",
+        help="conda subdir for platform virtual packages (default: by name)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    return p
+
+
+def _losses(props: tuple[Any, ...]) -> list[str]:
+    seen: dict[str, None] = {}
+    for prop in props:
+        seen[f"{prop.namespace} :: {prop.feature}: {variants.loss_for(prop)}"] = None
+    return list(seen)
+
+
+def _map_property(thing: str) -> dict[str, Any]:
+    prop = variants.parse_property(thing)
+    depends = variants.conda_for_property(prop)
+    return {"input": thing, "kind": "variant-property", "conda": list(depends),
+            "variant_properties": [str(prop)], "loss": _losses((prop,))}  # fmt: skip
+
+
+def _map_conda(thing: str, subdir: str | None) -> dict[str, Any]:
+    name, version, _ = variants.split_spec(thing)
+    if name in _PLATFORM_SUBDIR:
+        sub = subdir or _PLATFORM_SUBDIR[name]
+        tags = [str(t) for t in tags_for_conda(sub, [f"{name} {version}".strip()])]
+        platform_loss = variants.LOSSES["__glibc / __osx / __win / __linux / __unix"]
+        return {"input": thing, "kind": "virtual-package", "conda": [thing], "subdir": sub,
+                "wheel_tags": tags, "variant_properties": [], "loss": [platform_loss]}  # fmt: skip
+    props = variants.variant_properties_for_conda([thing])
+    if not props:
+        raise MappingError(thing, "no variant property: an ordinary package or an open constraint")
+    loss = _losses(props)
+    if name == "__archspec":
+        loss.insert(0, variants.LOSSES["__archspec"])
+    return {"input": thing, "kind": "virtual-package", "conda": [thing],
+            "variant_properties": [str(p) for p in props], "loss": loss}  # fmt: skip
+
+
+def _map_tag(thing: str) -> dict[str, Any]:
+    text = thing if thing.count("-") == 2 else f"py3-none-{thing}"
+    try:
+        tags = parse_tag(text)
+    except ValueError:
+        raise MappingError(thing, "not a wheel tag") from None
+    targets = targets_for_wheel(tags, None, where=thing)
+    plat = next(iter(tags)).platform
+    family = next((k for k in _TAG_LOSS if plat.startswith(k)), "any")
+    return {
+        "input": thing,
+        "kind": "platform-tag",
+        "targets": [{"subdir": t.subdir, "depends": list(t.depends)} for t in targets],
+        "conda": sorted({d for t in targets for d in t.depends if d.startswith("__")}),
+        "variant_properties": [],
+        "loss": [_TAG_LOSS[family]],
+    }
+
+
+def map_thing(thing: str, *, subdir: str | None = None) -> dict[str, Any]:
+    """Translate one THING; raises :class:`MappingError` when it has no counterpart."""
+    if "::" in thing:
+        return _map_property(thing)
+    if thing.strip().startswith("_"):
+        return _map_conda(thing, subdir)
+    try:
+        return _map_tag(thing)
+    except UnsupportedTag as exc:
+        raise MappingError(thing, exc.reason) from None
+
+
+def _print(result: dict[str, Any]) -> None:
+    print(result["input"])
+    if result["kind"] == "platform-tag":
+        for target in result["targets"]:
+            print(f"  -> conda {target['subdir']}: {', '.join(target['depends'])}")
+    elif result["kind"] == "variant-property":
+        for dep in result["conda"]:
+            print(f"  -> conda depends: {dep}")
+    elif result.get("wheel_tags"):
+        print(f"  -> wheel tags ({result['subdir']}): {', '.join(result['wheel_tags'])}")
+    else:
+        for prop in result["variant_properties"]:
+            print(f"  -> variant property: {prop}")
+    for loss in result["loss"]:
+        print(f"  loss: {loss}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Map every THING (all or nothing: the first without a counterpart is an error)."""
+    results = [map_thing(thing, subdir=args.subdir) for thing in args.things]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            _print(result)
+    return 0
