@@ -145,7 +145,8 @@ class CondaWriter:
 
     def _pkg(self) -> tarfile.TarFile:
         if self._pkg_tar is None:
-            self._write_info_member()
+            if self._info_tar is not None:
+                self._write_info_member()  # info first, when the caller had it ready
             self._pkg_out = self._compressed_member(
                 f"pkg-{self._stem}.tar.zst", self._pkg_size_hint
             )
@@ -176,6 +177,10 @@ class CondaWriter:
 
     def abort(self) -> None:
         """Drop everything (the output file is removed by the caller)."""
+        for closer in (self._pkg_tar, self._pkg_out, self._info_tar):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer.close()
         with contextlib.suppress(Exception):
             self._stack.close()
 

@@ -258,8 +258,8 @@ def _depends(
         translated = requires_dist_to_conda(
             info.requires_dist, names=names, environment=target.marker_environment  # type: ignore[arg-type]
         )
-    except CwbError:
-        raise
+    except CwbError as exc:
+        raise BadMetadata(where, f"{exc.where}: {exc.reason}") from None
     except ValueError as exc:
         raise BadMetadata(where, f"Requires-Dist: {exc}") from None
     depends = list(target.depends) + list(translated.depends) + _external_depends(info)
@@ -295,7 +295,7 @@ def _variant(info: WheelInfo, where: str) -> _Variant:
     from .mapping.variants import conda_for_variant, read_variant_json
 
     label = info.filename.variant_label
-    desc = read_variant_json(info.variant_json)
+    desc = read_variant_json(dict(info.variant_json))
     build = conda_for_variant(desc, label or "")
     return _Variant(tuple(build.depends), build.build_label or label, int(build.build_number))
 
@@ -516,9 +516,12 @@ def wheel_to_conda_all(
                     _convert_one(reader, target, out, fmt=fmt, zstd_level=zstd_level,
                                  zstd_threads=zstd_threads, names=names)
                 )
-    except BaseException:
+    except BaseException as exc:
         for result in done:
             result.path.unlink(missing_ok=True)
+        if isinstance(exc, CwbError) and exc.where != str(wheel):
+            # a rule failed on one value: say which wheel it came from, in one line
+            raise type(exc)(str(wheel), f"{exc.where}: {exc.reason}") from None
         raise
     return tuple(done)
 
