@@ -77,6 +77,7 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
     report = IndexReport()
     state = root / STATE_DIR
     with channel_lock(state / "index.lock", timeout=lock_timeout):
+        _clean_leftovers(root, state)
         (root / "noarch").mkdir(exist_ok=True)
         all_records: dict[str, dict[str, dict[str, Any]]] = {}
         wheels: list[dict[str, Any]] = []
@@ -103,6 +104,16 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
     return report
 
 
+def _clean_leftovers(root: Path, state: Path) -> None:
+    """Remove what a killed indexer may have left: scratch dirs and temporary files."""
+    if state.is_dir():
+        for item in state.glob("tmp-*"):
+            shutil.rmtree(item, ignore_errors=True)
+    for folder in (root, state / "cache"):
+        for item in folder.glob(".*.part") if folder.is_dir() else ():
+            item.unlink(missing_ok=True)
+
+
 # --- scanning -------------------------------------------------------------------------------------
 
 def _subdirs(root: Path) -> list[str]:
@@ -123,6 +134,10 @@ def _scan_subdir(root: Path, subdir: str, state: Path, report: IndexReport, *,
     todo: list[tuple[str, os.stat_result]] = []
     for item in os.scandir(root / subdir):
         name = item.name
+        if name.startswith(".") and name.endswith(".part"):
+            # a temporary file left by a killed indexer (we hold the lock: nobody writes it now)
+            Path(item.path).unlink(missing_ok=True)
+            continue
         if name.startswith(".") or not (is_conda_artifact(name) or name.endswith(".whl")):
             continue
         if not item.is_file():

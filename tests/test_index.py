@@ -1,0 +1,286 @@
+"""cwb index: repodata for every conda artifact, v3.whl records, channeldata, cache, lock, crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import rattler
+import zstandard
+from conda_package_streaming.package_streaming import stream_conda_info
+
+from conda_wheel_bridge.channel.index import index_channel
+from conda_wheel_bridge.channel.lock import ChannelLocked, channel_lock
+from conda_wheel_bridge.errors import CwbError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from support.channelmaker import make_conda_package  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PURE = ("six-1.17.0-py2.py3-none-any.whl", "requests-2.32.3-py3-none-any.whl",
+        "attrs-25.3.0-py3-none-any.whl")
+BINARY = "msgpack-1.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+
+
+@pytest.fixture
+def channel(tmp_path: Path, fixtures_dir: Path) -> Path:
+    """A channel of the real fixture packages (all subdirs) plus real PyPI wheels in noarch/."""
+    root = tmp_path / "channel"
+    for sub in ("noarch", "linux-64", "osx-64", "osx-arm64", "win-64"):
+        shutil.copytree(fixtures_dir / "conda" / sub, root / sub)
+    for name in (*PURE, BINARY):
+        shutil.copy(fixtures_dir / "wheels" / name, root / "noarch" / name)
+    return root
+
+
+def _python_ok(depends: list[str], version: str) -> bool:
+    """Whether the ``python`` dependency in ``depends`` admits ``version``."""
+    (spec,) = [rattler.MatchSpec(d) for d in depends if d.split()[0] == "python"]
+    return rattler.VersionSpec(str(spec.version)).matches(rattler.Version(version))
+
+
+def _repodata(root: Path, subdir: str) -> dict:
+    return json.loads((root / subdir / "repodata.json").read_bytes())
+
+
+def _artifacts(root: Path, subdir: str) -> list[Path]:
+    return sorted(p for p in (root / subdir).iterdir()
+                  if p.name.endswith((".conda", ".tar.bz2")))
+
+
+def test_every_conda_artifact_is_listed_with_its_real_hashes(channel: Path) -> None:
+    index_channel(channel, simple=False)
+    for subdir in ("noarch", "linux-64", "osx-64", "osx-arm64", "win-64"):
+        data = _repodata(channel, subdir)
+        assert data["info"]["subdir"] == subdir
+        assert data["removed"] == [] and data["repodata_version"] == 1
+        listed = {**data["packages"], **data["packages.conda"]}
+        files = _artifacts(channel, subdir)
+        assert set(listed) == {p.name for p in files}
+        for path in files:
+            record = listed[path.name]
+            blob = path.read_bytes()
+            assert record["sha256"] == hashlib.sha256(blob).hexdigest()
+            assert record["md5"] == hashlib.md5(blob).hexdigest()
+            assert record["size"] == len(blob)
+            section = "packages.conda" if path.name.endswith(".conda") else "packages"
+            assert path.name in data[section]
+            assert path.name == f"{record['name']}-{record['version']}-{record['build']}" + (
+                ".conda" if path.name.endswith(".conda") else ".tar.bz2")
+
+
+def test_zst_twin_holds_the_same_repodata(channel: Path) -> None:
+    index_channel(channel, simple=False)
+    for subdir in ("noarch", "linux-64"):
+        raw = (channel / subdir / "repodata.json").read_bytes()
+        packed = (channel / subdir / "repodata.json.zst").read_bytes()
+        assert zstandard.ZstdDecompressor().decompress(packed, max_output_size=len(raw) * 2) == raw
+
+
+def test_rattler_and_conda_package_streaming_read_everything_written(channel: Path) -> None:
+    index_channel(channel, simple=False)
+    for subdir in ("noarch", "linux-64", "osx-64", "osx-arm64", "win-64"):
+        path = channel / subdir / "repodata.json"
+        data = json.loads(path.read_bytes())
+        rattler.RepoData.from_path(path)
+        sparse = rattler.SparseRepoData(rattler.Channel(channel.as_uri()), subdir, path)
+        loaded = [r for name in sparse.package_names()
+                  for r in sparse.load_records(name, rattler.PackageFormatSelection.BOTH)]
+        assert len(loaded) == len(data["packages"]) + len(data["packages.conda"])
+        for record in loaded:
+            # every listed artifact opens with conda-package-streaming and says the same
+            fn = str(record.url).rsplit("/", 1)[-1]
+            artifact = channel / subdir / fn
+            with open(artifact, "rb") as fh:
+                for tar, member in stream_conda_info(fn, fh):
+                    if member.name == "info/index.json":
+                        index = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+                        break
+            assert index["name"] == record.name.normalized
+            assert index["version"] == str(record.version)
+            assert bytes(record.sha256) == hashlib.sha256(artifact.read_bytes()).digest()
+
+
+def test_pure_wheels_get_v3_whl_records(channel: Path, fixtures_dir: Path) -> None:
+    index_channel(channel, simple=False)
+    data = _repodata(channel, "noarch")
+    whl = data["v3"]["whl"]
+    assert {r["fn"] for r in whl.values()} == set(PURE)  # the binary wheel is not in v3.whl
+    revision = data["info"]["repodata_revisions"]["v3"]
+    assert revision["n_packages"] == len(whl)
+    stamps = [r["indexed_timestamp"] for r in whl.values()]
+    assert revision["oldest"] == min(stamps) and revision["newest"] == max(stamps)
+    six = whl["six-1.17.0-py3_none_any_0"]
+    blob = (channel / "noarch" / six["fn"]).read_bytes()
+    assert six["sha256"] == hashlib.sha256(blob).hexdigest() and six["size"] == len(blob)
+    assert (six["subdir"], six["noarch"], six["build_number"]) == ("noarch", "python", 0)
+    assert len(six["depends"]) == 1 and _python_ok(six["depends"], "3.11")
+    assert not _python_ok(six["depends"], "3.1") and _python_ok(six["depends"], "2.7")
+    requests = whl["requests-2.32.3-py3_none_any_0"]
+    assert _python_ok(requests["depends"], "3.8") and not _python_ok(requests["depends"], "3.7")
+    assert any(d.startswith("idna ") for d in requests["depends"])
+    assert "socks" in requests["extra_depends"]
+    # the same fields rattler's own with-wheels fixture carries (plus ours)
+    reference = json.loads(
+        (fixtures_dir / "repodata" / "rattler__with-wheels_noarch_repodata.json").read_bytes())
+    ref_keys = set(next(iter(reference["v3"]["whl"].values())))
+    assert ref_keys <= set(six)
+    # the classic keys still list every conda artifact, untouched by the wheels
+    assert not any(k.endswith(".whl") for k in {**data["packages"], **data["packages.conda"]})
+
+
+def test_rattler_loads_the_wheel_records_with_working_urls(channel: Path) -> None:
+    index_channel(channel, simple=False)
+    path = channel / "noarch" / "repodata.json"
+    sparse = rattler.SparseRepoData(rattler.Channel("http://example.invalid/ch"), "noarch", path)
+    records = sparse.load_records("six", rattler.PackageFormatSelection.PREFER_CONDA_WITH_WHL)
+    assert [str(r.url) for r in records] == [
+        "http://example.invalid/ch/noarch/six-1.17.0-py2.py3-none-any.whl"]
+
+
+def test_channeldata_summarises_every_package(channel: Path) -> None:
+    index_channel(channel, simple=False)
+    data = json.loads((channel / "channeldata.json").read_bytes())
+    assert data["channeldata_version"] == 1
+    assert data["subdirs"] == ["linux-64", "noarch", "osx-64", "osx-arm64", "win-64"]
+    zlib = data["packages"]["zlib"]
+    assert zlib["subdirs"] == ["linux-64", "osx-64", "win-64"]
+    assert zlib["version"] == "1.2.11"
+    assert set(data["packages"]["libzlib"]["subdirs"]) == {"linux-64", "osx-arm64"}
+
+
+def test_incremental_reads_only_what_changed(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    for i in range(5):
+        make_conda_package(root, f"pkg{i}", "1.0")
+    first = index_channel(root, simple=False)
+    assert first.read == 5
+    again = index_channel(root, simple=False)
+    assert (again.read, again.reused) == (0, 5)
+    make_conda_package(root, "newcomer", "2.0")
+    added = index_channel(root, simple=False)
+    assert (added.read, added.reused) == (1, 5)
+    assert "newcomer-2.0-0.conda" in _repodata(root, "noarch")["packages.conda"]
+    # touched but unchanged: re-hashed, facts reused, the indexed timestamp kept
+    target = root / "noarch" / "pkg0-1.0-0.conda"
+    before = _repodata(root, "noarch")["packages.conda"][target.name]
+    os.utime(target, (time.time() + 10, time.time() + 10))
+    touched = index_channel(root, simple=False)
+    assert touched.read == 1
+    assert _repodata(root, "noarch")["packages.conda"][target.name] == before
+    target.unlink()
+    index_channel(root, simple=False)
+    assert target.name not in _repodata(root, "noarch")["packages.conda"]
+
+
+def test_replaced_file_with_same_name_is_reread(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    path = make_conda_package(root, "pkg", "1.0", depends=["old"])
+    index_channel(root, simple=False)
+    path.unlink()
+    make_conda_package(root, "pkg", "1.0", depends=["new"], timestamp=1_800_000_000_000)
+    index_channel(root, simple=False)
+    assert _repodata(root, "noarch")["packages.conda"]["pkg-1.0-0.conda"]["depends"] == ["new"]
+
+
+def test_corrupt_package_fails_cleanly_and_keeps_old_repodata(tmp_path: Path, cwb) -> None:
+    root = tmp_path / "ch"
+    make_conda_package(root, "good", "1.0")
+    index_channel(root, simple=False)
+    before = (root / "noarch" / "repodata.json").read_bytes()
+    bad = root / "noarch" / "broken-1.0-0.conda"
+    bad.write_bytes(b"PK\x03\x04 this is not a zip")
+    with pytest.raises(CwbError) as info:
+        index_channel(root, simple=False)
+    assert str(bad) in str(info.value)
+    assert (root / "noarch" / "repodata.json").read_bytes() == before
+    rc, out, err = cwb("index", root)
+    assert rc == 1 and out == ""
+    assert err.startswith(f"cwb: error: {bad}: ") and err.count("\n") == 1
+    assert (root / "noarch" / "repodata.json").read_bytes() == before
+    assert not [p for p in (root / "noarch").iterdir() if p.name.endswith(".part")]
+
+
+def test_missing_channel_is_one_clear_error(tmp_path: Path, cwb) -> None:
+    rc, _, err = cwb("index", tmp_path / "nope")
+    assert rc == 1 and err == f"cwb: error: {tmp_path / 'nope'}: not a directory\n"
+
+
+def test_lock_keeps_a_second_indexer_out(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    make_conda_package(root, "pkg", "1.0")
+    with channel_lock(root / ".cwb" / "index.lock"), pytest.raises(ChannelLocked):
+        index_channel(root, lock_timeout=0.2)
+    assert index_channel(root, lock_timeout=5).subdirs == {"noarch": 1}
+
+
+def _many(root: Path, n: int, prefix: str = "bulk") -> None:
+    for i in range(n):
+        make_conda_package(root, f"{prefix}{i}", "1.0", depends=[f"dep{i % 7}"])
+
+
+def _indexer(root: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "conda_wheel_bridge", "index", "-q",
+                             "--jobs", "1", str(root)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_leaves_the_previous_repodata_valid(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    _many(root, 3, prefix="old")
+    index_channel(root)
+    old = set(_repodata(root, "noarch")["packages.conda"])
+    _many(root, 1500)
+    killed_while_running = 0
+    for delay in (0.4, 0.8, 1.2, 1.6, 2.0):
+        proc = _indexer(root)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL:
+            killed_while_running += 1
+        for name in ("repodata.json", "repodata.json.zst"):
+            raw = (root / "noarch" / name).read_bytes()
+            if name.endswith(".zst"):
+                raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 28)
+            listed = set(json.loads(raw)["packages.conda"])
+            assert old <= listed  # the old packages are still there
+        sparse = rattler.SparseRepoData(rattler.Channel(root.as_uri()), "noarch",
+                                        root / "noarch" / "repodata.json")
+        assert {"old0", "old1", "old2"} <= set(sparse.package_names())
+        # restore the "previous" state for the next round
+        shutil.rmtree(root / ".cwb", ignore_errors=True)
+    assert killed_while_running >= 3
+    report = index_channel(root)
+    assert len(_repodata(root, "noarch")["packages.conda"]) == 1503
+    assert report.subdirs["noarch"] == 1503
+    assert not list(root.rglob(".*.part"))
+
+
+@pytest.mark.slow
+def test_two_concurrent_indexers_leave_one_consistent_result(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    _many(root, 600)
+    procs = [_indexer(root), _indexer(root)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    data = _repodata(root, "noarch")
+    assert len(data["packages.conda"]) == 600
+    fresh = tmp_path / "fresh"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".cwb", "repodata*",
+                                                               "channeldata.json"))
+    index_channel(fresh)
+    assert _repodata(fresh, "noarch")["packages.conda"] == data["packages.conda"]
+    raw = (root / "noarch" / "repodata.json").read_bytes()
+    packed = (root / "noarch" / "repodata.json.zst").read_bytes()
+    assert zstandard.ZstdDecompressor().decompress(packed, max_output_size=1 << 28) == raw
