@@ -1,4 +1,4 @@
-"""cwb index: repodata for every conda artifact, v3.whl records, channeldata, cache, lock, crashes."""
+"""cwb index: repodata for every artifact, v3.whl, channeldata, cache, lock, crash safety."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ from conda_package_streaming.package_streaming import stream_conda_info
 from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.lock import ChannelLocked, channel_lock
 from conda_wheel_bridge.errors import CwbError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from support.channelmaker import make_conda_package  # noqa: E402
+from tests.support.channelmaker import make_conda_package
 
 REPO = Path(__file__).resolve().parent.parent
 PURE = ("six-1.17.0-py2.py3-none-any.whl", "requests-2.32.3-py3-none-any.whl",
