@@ -105,17 +105,11 @@ def cuda_arch_version(
 
 
 def detected_compute_capabilities() -> tuple[str, ...]:
-    """Compute capabilities of this host's CUDA devices, read through py-rattler's detection."""
-    try:
-        import rattler
-    except ImportError:  # pragma: no cover - py-rattler is a dependency
-        return ()
-    found = []
-    for package in rattler.VirtualPackage.detect(rattler.VirtualPackageOverrides()):
-        generic = package.into_generic()
-        if generic.name.normalized == "__cuda_arch":
-            found.append(str(generic.version))
-    return tuple(found)
+    """Compute capabilities of this host's CUDA devices (:func:`host.probe_cuda`, in a child)."""
+    from .host import probe_cuda
+
+    _driver, devices, _note = probe_cuda()
+    return tuple(f"{d.compute_capability[0]}.{d.compute_capability[1]}" for d in devices)
 
 
 def extract_wheel(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> None:

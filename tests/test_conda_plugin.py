@@ -274,23 +274,56 @@ def test_converted_package_installs_and_imports(tmp_path: Path, conda_env: dict[
     assert (prefix / "bin" / "demo-pkg").exists()
 
 
-def test_conda_installs_a_raw_wheel_through_the_extractor(
+# What conda does once a solver has picked a channel's ``v3.whl`` record (this conda's classic
+# solver reads v3 records only from sharded repodata): fetch, extract through the plugin, link.
+_INSTALL_V3_WHL = """
+import json, sys
+from pathlib import Path
+from conda.core.link import PrefixSetup, UnlinkLinkTransaction
+from conda.core.package_cache_data import ProgressiveFetchExtract
+from conda.models.channel import Channel
+from conda.models.match_spec import MatchSpec
+from conda.models.records import PackageRecord
+
+channel, prefix, subdir = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+picked = []
+for sub, name in ((subdir, "python"), ("noarch", "rawpkg")):
+    data = json.loads((channel / sub / "repodata.json").read_text())
+    group = data["v3"]["whl"] if sub == "noarch" else data["packages"]
+    ((key, rec),) = [(k, r) for k, r in group.items() if r["name"] == name]
+    rec = {k: v for k, v in rec.items() if k not in ("extra_depends", "indexed_timestamp")}
+    rec["fn"] = rec.get("fn", key)
+    base = f"{channel.as_uri()}/{sub}"
+    picked.append(PackageRecord(**{**rec, "url": f"{base}/{rec['fn']}", "channel": Channel(base)}))
+ProgressiveFetchExtract(picked).execute()
+setup = PrefixSetup(prefix, (), tuple(picked), (), (MatchSpec("rawpkg"),), ())
+UnlinkLinkTransaction(setup).execute()
+"""
+
+
+def test_conda_installs_a_raw_wheel_from_v3_whl_records_through_the_extractor(
     tmp_path: Path, conda_env: dict[str, str]
 ) -> None:
-    if importlib.util.find_spec("conda_wheel_bridge.convert") is None:
-        pytest.skip("conda_wheel_bridge.convert has not landed yet")
+    _needs_cli("index")
     from conda.base.context import context
 
     if not hasattr(context.plugin_manager, "get_package_extractors"):
         pytest.skip(f"conda {conda.__version__} has no package extractor hook")
-    wheel = make_wheel(tmp_path / "noarch", "rawpkg", "3.1")
     channel = tmp_path / "channel"
+    wheel = make_wheel(channel / "noarch", "rawpkg", "3.1", requires_python=">=3.8")
     add_python(channel)
-    (python,) = channel.glob(f"*/python-{PY_FULL}-*.tar.bz2")
+    run_conda(conda_env, "cwb", "index", str(channel))
+    (record,) = json.loads((channel / "noarch" / "repodata.json").read_text())["v3"]["whl"].values()
+    assert record["fn"] == wheel.name
     prefix = tmp_path / "env"
-    run_conda(conda_env, "create", "--yes", "--offline", "-p", str(prefix),
-              python.as_uri(), wheel.as_uri())
+    subprocess.run([sys.executable, "-c", _INSTALL_V3_WHL, str(channel), str(prefix), _subdir()],
+                   env=conda_env, check=True, capture_output=True, text=True)
     assert _python_in(prefix, "import rawpkg; print(rawpkg.__version__)") == "3.1"
-    meta = json.loads(next((prefix / "conda-meta").glob("rawpkg-3.1-*.json")).read_text())
+    (meta_file,) = (prefix / "conda-meta").glob("rawpkg-3.1-*.json")
+    meta = json.loads(meta_file.read_text())
     assert meta["fn"] == wheel.name
-    assert any(f.endswith("site-packages/rawpkg/__init__.py") for f in meta["files"])
+    installed = {Path(f).as_posix() for f in meta["files"]}
+    assert f"lib/python{PY}/site-packages/rawpkg/__init__.py" in installed
+    assert f"lib/python{PY}/site-packages/rawpkg-3.1.dist-info/INSTALLER" in installed
+    extracted = Path(conda_env["CONDA_PKGS_DIRS"]) / wheel.name.removesuffix(".whl")
+    assert json.loads((extracted / "info" / "index.json").read_text())["name"] == "rawpkg"
