@@ -97,7 +97,8 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         _write_channeldata(root, all_records)
         if simple:
             if export_wheels:
-                wheels += _exported_wheels(root, pythonic, state, report)
+                wheels += _exported_wheels(root, pythonic, state, report,
+                                           taken={w["fn"] for w in wheels})
             from .simple import write_simple
 
             report.simple_files = write_simple(root, wheels)
@@ -297,47 +298,66 @@ def _write_channeldata(root: Path, all_records: Mapping[str, Mapping[str, dict[s
 # --- wheels exported from conda packages ---------------------------------------------------------
 
 def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: Path,
-                     report: IndexReport) -> list[dict[str, Any]]:
-    """Facts of wheels exported from Python-carrying conda packages (cached by the package hash)."""
-    items = list(pythonic)
+                     report: IndexReport, *, taken: set[str]) -> list[dict[str, Any]]:
+    """Facts of wheels exported from Python-carrying conda packages (cached by the package hash).
+
+    One wheel per file name: ``.conda`` twins win over ``.tar.bz2`` ones, and a raw wheel in the
+    channel (``taken``) wins over an exported wheel of the same name.
+    """
+    items = sorted(pythonic, key=lambda item: (item[0].parent.name,
+                                               not item[0].name.endswith(".conda"), item[0].name))
     out_dir = root / EXPORT_DIR
     if importlib.util.find_spec("conda_wheel_bridge.to_wheel") is None:
         if items:
             report.skipped.append(f"{len(items)} Python conda package(s): not exported as wheels "
                                   "(conda_wheel_bridge.to_wheel is not installed)")
         return []
-    to_wheel = importlib.import_module("conda_wheel_bridge.to_wheel")
     cache_path = state / "cache" / "exported.json"
     cache = load_cache(cache_path)
     result: dict[str, Entry] = {}
     wheels: list[dict[str, Any]] = []
+    used = set(taken)
     for path, entry in items:
+        where = f"{path.parent.name}/{path.name}"
         sha = entry["sha256"]
         cached = cache.get(sha)
-        if cached is not None and (out_dir / cached["facts"]["fn"]).is_file():
+        if cached is not None and "skipped" in cached["facts"]:
+            if cached["facts"].get("fn") is None or cached["facts"]["fn"] in used:
+                result[sha] = cached  # the same verdict as last time, without converting again
+                report.skipped.append(f"{where}: {cached['facts']['skipped']}")
+                continue
+            cached = None
+        if cached is not None and cached["facts"]["fn"] not in used and _present(
+                out_dir / cached["facts"]["fn"], cached["size"]):
             result[sha] = cached
         else:
             try:
                 with _scratch(state) as tmp:
+                    to_wheel = importlib.import_module("conda_wheel_bridge.to_wheel")
                     produced = Path(to_wheel.conda_to_wheel(path, tmp))
+                    if produced.name in used:
+                        why = f"its wheel {produced.name} is already in the channel"
+                        result[sha] = _skip_entry(why, produced.name)
+                        report.skipped.append(f"{where}: {why}")
+                        continue
                     facts = read_wheel_facts(produced)
                     out_dir.mkdir(exist_ok=True)
                     os.replace(produced, out_dir / produced.name)
             except CwbError as exc:
-                report.skipped.append(f"{path.parent.name}/{path.name}: not exported as a wheel "
-                                      f"({exc.reason})")
+                why = f"not exported as a wheel ({exc.reason})"
+                result[sha] = _skip_entry(why, None)
+                report.skipped.append(f"{where}: {why}")
                 continue
-            except ImportError as exc:  # a converter part not installed (yet)
-                report.skipped.append(f"{path.parent.name}/{path.name}: not exported as a wheel "
-                                      f"({exc})")
+            except ImportError as exc:  # a converter part is missing: try again next time
+                report.skipped.append(f"{where}: not exported as a wheel ({exc})")
                 continue
             result[sha] = {"size": facts["size"], "mtime_ns": 0, "sha256": facts["sha256"],
                            "facts": facts}
             report.exported += 1
         facts = result[sha]["facts"]
-        wheels.append({**facts, "url": f"{EXPORT_DIR}/{facts['fn']}",
-                       "source": f"{path.parent.name}/{path.name}"})
-    keep = {r["facts"]["fn"] for r in result.values()}
+        used.add(facts["fn"])
+        wheels.append({**facts, "url": f"{EXPORT_DIR}/{facts['fn']}", "source": where})
+    keep = {r["facts"]["fn"] for r in result.values() if "skipped" not in r["facts"]}
     if out_dir.is_dir():
         for item in out_dir.iterdir():
             base = item.name.removesuffix(".metadata")
@@ -346,6 +366,17 @@ def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: 
     if result != cache:
         save_cache(cache_path, result)
     return wheels
+
+
+def _skip_entry(reason: str, fn: str | None) -> Entry:
+    return {"size": 0, "mtime_ns": 0, "sha256": "", "facts": {"skipped": reason, "fn": fn}}
+
+
+def _present(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
 
 
 class _scratch:
