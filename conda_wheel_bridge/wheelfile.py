@@ -1,0 +1,576 @@
+"""Streaming, validating wheel reader (PEP 427/491, core metadata 2.1-2.5, RECORD, entry points).
+
+``open_wheel`` checks the whole archive layout at open time (safe names, no duplicates, sane
+sizes, one ``.dist-info``, METADATA/WHEEL/RECORD present and consistent) without reading any
+payload; member contents are then streamed and checked against RECORD as they are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import csv
+import email.message
+import email.parser
+import email.policy
+import hashlib
+import io
+import itertools
+import json
+import re
+import stat
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import IO, Any, cast
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
+
+__all__ = [
+    "MAX_COMPRESSION_RATIO",
+    "MAX_MEMBER_SIZE",
+    "MAX_METADATA_SIZE",
+    "MAX_TAGS",
+    "WheelFilename",
+    "WheelInfo",
+    "WheelMember",
+    "WheelReader",
+    "open_wheel",
+    "parse_tags",
+    "parse_wheel_filename",
+]
+
+#: deflate cannot expand data by more than ~1032:1 (a 258-byte match coded in 1 bit, plus block
+#: overhead), so a member declaring more than this times its compressed size is lying (zip bomb).
+MAX_COMPRESSION_RATIO = 1032
+#: no single file in a wheel may claim more than this uncompressed (the largest real wheels on PyPI
+#: carry single CUDA libraries of ~1-3 GiB); anything beyond is refused as absurd.
+MAX_MEMBER_SIZE = 16 * 1024**3
+#: a compressed tag set expands to the product of its parts; more than this is refused as absurd.
+MAX_TAGS = 4096
+#: members read whole into memory (``WheelReader.read``: METADATA, WHEEL, RECORD ...) are capped.
+MAX_METADATA_SIZE = 64 * 1024**2
+
+_CHUNK = 1024 * 1024
+_SIGNATURE_FILES = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})
+_WEAK_HASHES = frozenset({"md5", "sha1"})
+_LABEL_RE = re.compile(r"^[0-9a-z._]+$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$", re.ASCII)
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_LOCAL_HEADER_SIZE = 30
+
+
+@dataclass(frozen=True)
+class WheelFilename:
+    """The parts of a wheel file name (PEP 427, plus the wheel-variant label suffix)."""
+
+    name: str
+    version: str
+    build: str | None
+    tags: frozenset[Tag]
+    variant_label: str | None = None
+
+
+def parse_wheel_filename(filename: str) -> WheelFilename:
+    """Split ``{name}-{ver}[-{build}]-{py}-{abi}-{plat}[-{label}].whl``; raise naming the file."""
+    base = Path(filename).name
+    if not base.endswith(".whl"):
+        raise BadArchive(filename, "not a wheel file name (no .whl suffix)")
+    parts = base[: -len(".whl")].split("-")
+    build: str | None = None
+    label: str | None = None
+    if len(parts) == 7:
+        build, label = parts[2], parts[6]
+    elif len(parts) == 6:
+        # a build tag must start with a digit; otherwise the sixth part is a variant label
+        if parts[2][:1].isdigit():
+            build = parts[2]
+        else:
+            label = parts[5]
+    elif len(parts) != 5:
+        raise BadArchive(
+            filename, f"wheel file name has {len(parts)} dash-separated parts, not 5 to 7"
+        )
+    name, version = parts[0], parts[1]
+    py, abi, plat = (
+        (parts[3], parts[4], parts[5]) if build is not None else (parts[2], parts[3], parts[4])
+    )
+    if not name or not _NAME_RE.match(name):
+        raise BadArchive(filename, f"invalid project name {name!r} in wheel file name")
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise BadArchive(filename, f"invalid version {version!r} in wheel file name") from None
+    if build is not None and not re.match(r"^\d[\w.]*$", build, re.ASCII):
+        raise BadArchive(filename, f"invalid build tag {build!r} in wheel file name")
+    if label is not None and not _LABEL_RE.match(label):
+        raise BadArchive(filename, f"invalid variant label {label!r} in wheel file name")
+    return WheelFilename(name, version, build, parse_tags(filename, f"{py}-{abi}-{plat}"), label)
+
+
+def parse_tags(where: str, text: str) -> frozenset[Tag]:
+    """Expand a compressed tag set like ``cp311.cp312-abi3-any``; refuse malformed or huge ones."""
+    parts = text.split("-")
+    if len(parts) != 3 or any("" in p.split(".") for p in parts):
+        raise UnsupportedTag(where, f"malformed compatibility tag {text}")
+    count = 1
+    for part in parts:
+        count *= len(part.split("."))
+    if count > MAX_TAGS:
+        raise UnsupportedTag(
+            where, f"compatibility tag {text} expands to {count} tags (limit {MAX_TAGS})"
+        )
+    try:
+        return frozenset(parse_tag(text))
+    except ValueError as exc:  # packaging >= 26.3 validates components (InvalidTag)
+        raise UnsupportedTag(where, f"invalid compatibility tag {text}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    """One file in the archive: its safe ``/``-separated path, declared size and unix mode."""
+
+    name: str
+    size: int
+    mode: int = 0o644
+    is_symlink: bool = False
+
+
+@dataclass(frozen=True)
+class WheelInfo:
+    """Everything a wheel says about itself, parsed and cross-checked at open time."""
+
+    path: Path
+    filename: WheelFilename
+    dist_info: str
+    data_dir: str
+    metadata: email.message.Message
+    metadata_bytes: bytes
+    root_is_purelib: bool
+    wheel_tags: frozenset[Tag]
+    entry_points: Mapping[str, Mapping[str, str]]
+    variant_json: Mapping[str, Any] | None
+    record: Mapping[str, tuple[str | None, int | None]] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """Canonical project name (PEP 503) from METADATA."""
+        return canonicalize_name(str(self.metadata["Name"]))
+
+    @property
+    def version(self) -> str:
+        """Version as written in METADATA."""
+        return str(self.metadata["Version"])
+
+    @property
+    def requires_dist(self) -> list[str]:
+        """``Requires-Dist`` lines, in order."""
+        return [str(v) for v in self.metadata.get_all("Requires-Dist") or []]
+
+    @property
+    def requires_python(self) -> str | None:
+        """``Requires-Python`` or None."""
+        value = self.metadata.get("Requires-Python")
+        return None if value is None else str(value).strip()
+
+    @property
+    def license_expression(self) -> str | None:
+        """``License-Expression`` (core metadata 2.4) or None."""
+        value = self.metadata.get("License-Expression")
+        return None if value is None else str(value).strip()
+
+    @property
+    def license(self) -> str | None:
+        """The free-text ``License`` field (often a whole license text) or None."""
+        value = self.metadata.get("License")
+        return None if value is None else str(value)
+
+    @property
+    def tags_match(self) -> bool:
+        """Whether the file name's tags equal the WHEEL ``Tag:`` lines (the name is trusted)."""
+        return self.filename.tags == self.wheel_tags
+
+
+class _VerifyingReader(io.RawIOBase):
+    """Raw stream over one zip member that checks size and hash against RECORD at end of file."""
+
+    def __init__(
+        self, where: str, name: str, raw: IO[bytes], expected: tuple[str | None, int | None]
+    ):
+        super().__init__()
+        self._where, self._name, self._raw = where, name, raw
+        self._hash_spec, self._size = expected
+        algo = self._hash_spec.split("=", 1)[0] if self._hash_spec else "sha256"
+        self._hasher = hashlib.new(algo)
+        self._seen = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._done:
+            return 0
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._raw.read(len(view))
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise BadArchive(self._where, f"corrupt member {self._name}: {exc}") from None
+        if not data and len(view):
+            self._finish()
+            return 0
+        self._hasher.update(data)
+        self._seen += len(data)
+        if self._size is not None and self._seen > self._size:
+            raise BadArchive(
+                self._where, f"RECORD size mismatch for {self._name}: more than {self._size} bytes"
+            )
+        view[: len(data)] = data
+        return len(data)
+
+    def _finish(self) -> None:
+        self._done = True
+        if self._size is not None and self._seen != self._size:
+            raise BadArchive(
+                self._where,
+                f"RECORD size mismatch for {self._name}: {self._seen} bytes, "
+                f"RECORD says {self._size}",
+            )
+        if self._hash_spec:
+            _algo, _, want = self._hash_spec.partition("=")
+            got = base64.urlsafe_b64encode(self._hasher.digest()).rstrip(b"=").decode()
+            if got != want.rstrip("="):
+                raise BadArchive(self._where, f"RECORD hash mismatch for {self._name}")
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class WheelReader:
+    """An open wheel: ``info`` and ``members`` are validated; ``open`` streams a verified member."""
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile, members: tuple[WheelMember, ...]):
+        self._path = path
+        self._zf = zf
+        self.members = members
+        self._by_name = {m.name: m for m in members}
+        self._record: Mapping[str, tuple[str | None, int | None]] = {}
+        self.info: WheelInfo = _read_info(self)
+
+    def __enter__(self) -> WheelReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying archive."""
+        self._zf.close()
+
+    def open(self, member: WheelMember | str) -> IO[bytes]:
+        """A binary stream of ``member``; reading it to EOF checks its size and hash with RECORD."""
+        name = member.name if isinstance(member, WheelMember) else member
+        if name not in self._by_name:
+            raise BadArchive(self._path, f"no member {name} in the archive")
+        expected = self._record.get(name, (None, None))
+        try:
+            raw = self._zf.open(name)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+            raise BadArchive(self._path, f"cannot read member {name}: {exc}") from None
+        stream = _VerifyingReader(str(self._path), name, raw, expected)
+        return cast(IO[bytes], io.BufferedReader(stream, buffer_size=_CHUNK))
+
+    def read(self, name: str) -> bytes:
+        """The whole (verified) content of a small member such as METADATA."""
+        member = self._by_name.get(name)
+        if member is None:
+            raise BadArchive(self._path, f"no member {name} in the archive")
+        if member.size > MAX_METADATA_SIZE:
+            raise BadArchive(
+                self._path, f"{name} declares {member.size} bytes, too large to read whole"
+            )
+        with self.open(member) as fh:
+            return fh.read()
+
+    def verify(self) -> None:
+        """Stream every member once, checking it against RECORD (bounded memory)."""
+        for member in self.members:
+            with self.open(member) as fh:
+                while fh.read(_CHUNK):
+                    pass
+
+
+def open_wheel(path: str | Path) -> WheelReader:
+    """Open and validate the wheel at ``path``; bad input raises a ``CwbError`` naming it."""
+    path = Path(path)
+    filename = parse_wheel_filename(path.name)
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise BadArchive(path, "no such file") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise BadArchive(path, f"not a zip archive or truncated ({exc})") from None
+    try:
+        members = _check_members(path, zf)
+        reader = WheelReader(path, zf, members)
+        if filename != reader.info.filename:  # pragma: no cover - defensive
+            raise BadArchive(path, "file name changed while reading")
+    except BaseException:
+        zf.close()
+        raise
+    return reader
+
+
+def _check_name(path: Path, name: str) -> None:
+    """Refuse names that could escape the install root (absolute, ``..``, drive, backslash)."""
+    if "\\" in name:
+        raise UnsafePath(path, f"member name {name!r} contains a backslash")
+    if "\x00" in name:
+        raise UnsafePath(path, f"member name {name!r} contains a NUL byte")
+    if name.startswith("/") or _DRIVE_RE.match(name):
+        raise UnsafePath(path, f"member name {name!r} is absolute")
+    parts = name.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePath(path, f"member name {name!r} has an empty, '.' or '..' component")
+
+
+def _check_members(path: Path, zf: zipfile.ZipFile) -> tuple[WheelMember, ...]:
+    """Check the central directory without reading data; return file members in archive order."""
+    infos = zf.infolist()
+    seen: set[str] = set()
+    members: list[WheelMember] = []
+    for info in infos:
+        name = info.filename
+        _check_name(path, name)
+        if name in seen:
+            raise BadArchive(path, f"duplicate member {name}")
+        seen.add(name)
+        unix_mode = info.external_attr >> 16
+        if stat.S_ISLNK(unix_mode):
+            raise UnsafePath(path, f"member {name} is a symbolic link; wheels cannot carry links")
+        if info.is_dir():
+            continue
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.file_size != info.compress_size:
+                raise BadArchive(
+                    path,
+                    f"member {name} is stored but declares {info.file_size} bytes "
+                    f"in {info.compress_size}",
+                )
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            if info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + 1024:
+                raise BadArchive(
+                    path,
+                    f"member {name} declares {info.file_size} bytes from "
+                    f"{info.compress_size} compressed: "
+                    f"beyond deflate's {MAX_COMPRESSION_RATIO}:1 limit",
+                )
+        else:
+            raise BadArchive(
+                path,
+                f"member {name} uses zip compression method {info.compress_type}, "
+                "not stored or deflate",
+            )
+        if info.file_size > MAX_MEMBER_SIZE:
+            raise BadArchive(
+                path, f"member {name} declares an absurd size of {info.file_size} bytes"
+            )
+        mode = stat.S_IMODE(unix_mode) if unix_mode else 0o644
+        members.append(WheelMember(name, info.file_size, mode, False))
+    _check_overlap(path, infos)
+    return tuple(members)
+
+
+def _check_overlap(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse members whose data ranges overlap (the overlapping-entry zip bomb)."""
+    spans = sorted((i.header_offset, _data_end(i), i.filename) for i in infos)
+    for (_, end, name), (start, _, nxt) in itertools.pairwise(spans):
+        if end > start:
+            raise BadArchive(path, f"members {name} and {nxt} overlap in the archive")
+
+
+def _data_end(info: zipfile.ZipInfo) -> int:
+    """Lowest possible end offset of a member's local header plus data."""
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    try:
+        name_len = len(info.orig_filename.encode(encoding))
+    except UnicodeEncodeError:
+        name_len = len(info.orig_filename.encode("utf-8"))
+    return info.header_offset + _LOCAL_HEADER_SIZE + name_len + info.compress_size
+
+
+def _find_dist_info(path: Path, filename: WheelFilename, members: tuple[WheelMember, ...]) -> str:
+    """The single top-level ``*.dist-info`` directory, whose name must match the file name."""
+    tops = {m.name.split("/", 1)[0] for m in members if "/" in m.name}
+    dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
+    if not dist_infos:
+        raise BadArchive(path, "no .dist-info directory at the top of the archive")
+    if len(dist_infos) > 1:
+        raise BadArchive(path, f"several .dist-info directories: {', '.join(dist_infos)}")
+    found = dist_infos[0]
+    stem = found[: -len(".dist-info")]
+    di_name = stem.rsplit("-", 1)[0]
+    if canonicalize_name(di_name) != canonicalize_name(filename.name):
+        raise BadArchive(
+            path, f"{found} does not match the project name {filename.name!r} in the file name"
+        )
+    return found
+
+
+def _parse_headers(path: Path, what: str, data: bytes) -> email.message.Message:
+    """Parse an RFC 822 style file (METADATA, WHEEL) as UTF-8, tolerating CRLF line ends."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadMetadata(path, f"{what} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    text = text.replace("\r\n", "\n")
+    return email.parser.Parser(policy=email.policy.compat32).parsestr(text)
+
+
+def _parse_record(path: Path, data: bytes) -> dict[str, tuple[str | None, int | None]]:
+    """Parse RECORD rows ``path,algo=digest,size``; refuse malformed rows and weak hashes."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadMetadata(path, "RECORD is not UTF-8") from None
+    record: dict[str, tuple[str | None, int | None]] = {}
+    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise BadMetadata(path, f"RECORD line {lineno} has {len(row)} fields, not 3")
+        name, hash_spec, size = row
+        if hash_spec:
+            algo, sep, digest = hash_spec.partition("=")
+            if not sep or not digest:
+                raise BadMetadata(path, f"RECORD line {lineno}: malformed hash {hash_spec!r}")
+            if algo in _WEAK_HASHES or algo not in hashlib.algorithms_guaranteed:
+                raise BadMetadata(
+                    path, f"RECORD line {lineno}: hash algorithm {algo!r} is not allowed"
+                )
+        if size and not size.isdigit():
+            raise BadMetadata(path, f"RECORD line {lineno}: size {size!r} is not a number")
+        if name in record:
+            raise BadMetadata(path, f"RECORD lists {name} twice")
+        record[name] = (hash_spec or None, int(size) if size else None)
+    return record
+
+
+def _parse_entry_points(path: Path, data: bytes) -> Mapping[str, Mapping[str, str]]:
+    """Parse ``entry_points.txt`` (an INI file; names are case-sensitive, no interpolation)."""
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(data.decode("utf-8"))
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise BadMetadata(path, f"entry_points.txt is malformed: {first}") from None
+    return MappingProxyType(
+        {s: MappingProxyType(dict(parser.items(s, raw=True))) for s in parser.sections()}
+    )
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _read_info(reader: WheelReader) -> WheelInfo:
+    """Read and cross-check the dist-info files of an open wheel."""
+    path = reader._path
+    filename = parse_wheel_filename(path.name)
+    dist_info = _find_dist_info(path, filename, reader.members)
+    names = {m.name for m in reader.members}
+    for required in ("METADATA", "WHEEL", "RECORD"):
+        if f"{dist_info}/{required}" not in names:
+            raise BadMetadata(path, f"{dist_info}/{required} is missing")
+
+    record = _parse_record(path, reader.read(f"{dist_info}/RECORD"))
+    exempt = {f"{dist_info}/{n}" for n in _SIGNATURE_FILES}
+    for name in sorted(names - record.keys() - exempt):
+        raise BadArchive(path, f"{name} is not listed in RECORD")
+    for name in sorted(record.keys() - names):
+        if name.endswith("/") or name in exempt:
+            continue
+        raise BadArchive(path, f"RECORD lists {name}, which is not in the archive")
+    for name, (hash_spec, _size) in record.items():
+        if hash_spec is None and name not in exempt and name in names:
+            raise BadMetadata(path, f"RECORD gives no hash for {name}")
+    reader._record = MappingProxyType(record)
+
+    wheel = _parse_headers(path, "WHEEL", reader.read(f"{dist_info}/WHEEL"))
+    wheel_version = wheel.get("Wheel-Version")
+    if wheel_version is None:
+        raise BadMetadata(path, "WHEEL has no Wheel-Version")
+    major = str(wheel_version).strip().split(".")[0]
+    if major != "1":
+        raise BadMetadata(
+            path, f"unsupported Wheel-Version {str(wheel_version).strip()} (major must be 1)"
+        )
+    purelib = str(wheel.get("Root-Is-Purelib", "")).strip().lower()
+    if purelib not in ("true", "false"):
+        raise BadMetadata(path, f"WHEEL Root-Is-Purelib is {purelib!r}, not true or false")
+    wheel_tags: set[Tag] = set()
+    for line in wheel.get_all("Tag") or []:
+        wheel_tags.update(parse_tags(f"{path}: WHEEL", str(line).strip()))
+
+    metadata_bytes = reader.read(f"{dist_info}/METADATA")
+    metadata = _parse_headers(path, "METADATA", metadata_bytes)
+    for key in ("Metadata-Version", "Name", "Version"):
+        if not metadata.get(key):
+            raise BadMetadata(path, f"METADATA has no {key}")
+    mv = str(metadata["Metadata-Version"]).strip()
+    if mv.split(".")[0] not in ("1", "2"):
+        raise BadMetadata(path, f"unsupported Metadata-Version {mv}")
+    if canonicalize_name(str(metadata["Name"])) != canonicalize_name(filename.name):
+        raise BadMetadata(path, f"METADATA Name {metadata['Name']!s} does not match the file name")
+    if not _same_version(str(metadata["Version"]).strip(), filename.version):
+        raise BadMetadata(
+            path, f"METADATA Version {metadata['Version']!s} does not match the file name"
+        )
+
+    ep_name = f"{dist_info}/entry_points.txt"
+    entry_points = (
+        _parse_entry_points(path, reader.read(ep_name))
+        if ep_name in names
+        else MappingProxyType({})
+    )
+
+    variant_json: Mapping[str, Any] | None = None
+    vj_name = f"{dist_info}/variant.json"
+    if vj_name in names:
+        try:
+            loaded = json.loads(reader.read(vj_name))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadMetadata(path, f"variant.json is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise BadMetadata(path, "variant.json is not a JSON object")
+        variant_json = MappingProxyType(loaded)
+
+    return WheelInfo(
+        path=path,
+        filename=filename,
+        dist_info=dist_info,
+        data_dir=dist_info[: -len(".dist-info")] + ".data",
+        metadata=metadata,
+        metadata_bytes=metadata_bytes,
+        root_is_purelib=purelib == "true",
+        wheel_tags=frozenset(wheel_tags),
+        entry_points=entry_points,
+        variant_json=variant_json,
+        record=reader._record,
+    )

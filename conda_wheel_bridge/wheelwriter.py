@@ -1,0 +1,220 @@
+"""Streaming wheel writer: members hashed while copied, RECORD written last, atomic output.
+
+The archive is written to a temporary file beside the target and renamed into place by ``finish``;
+on any error (or without ``finish``) nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
+from .wheelfile import _check_name, parse_tags
+
+__all__ = ["WheelWriter", "wheel_filename"]
+
+_CHUNK = 1024 * 1024
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _date_time() -> tuple[int, int, int, int, int, int]:
+    """Member timestamp: ``SOURCE_DATE_EPOCH`` if set (reproducible builds), else the zip epoch."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        t = time.gmtime(max(int(epoch), 315532800))
+        return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    return _ZIP_EPOCH
+
+
+def _record_hash(digest: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class WheelWriter:
+    """Write a wheel member by member; ``finish(dist_info)`` adds RECORD and renames into place."""
+
+    def __init__(self, path: Path, *, compresslevel: int = 6) -> None:
+        self.path = Path(path)
+        self._compresslevel = compresslevel
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+        )
+        self._tmp = Path(tmp)
+        self._fh = os.fdopen(fd, "w+b")
+        self._zip = zipfile.ZipFile(
+            self._fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+        )
+        self._record: dict[str, tuple[str, int]] = {}
+        self._date_time = _date_time()
+        self._done = False
+
+    def __enter__(self) -> WheelWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            self._discard()
+            if exc_type is None:
+                raise BadArchive(self.path, "wheel writer closed without finish(); nothing written")
+
+    def _discard(self) -> None:
+        self._done = True
+        with contextlib.suppress(Exception):
+            self._zip.close()
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+    def _zipinfo(self, arcname: str, mode: int) -> zipfile.ZipInfo:
+        if self._done:
+            raise BadArchive(self.path, f"cannot add {arcname}: the wheel is already finished")
+        _check_name(self.path, arcname)
+        if arcname.endswith("/"):
+            raise UnsafePath(self.path, f"member name {arcname!r} is a directory")
+        if arcname in self._record:
+            raise BadArchive(self.path, f"duplicate member {arcname}")
+        info = zipfile.ZipInfo(arcname, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = (stat.S_IFREG | stat.S_IMODE(mode)) << 16
+        info.create_system = 3  # unix, so readers honour the mode bits
+        return info
+
+    def add_stream(
+        self, arcname: str, stream: IO[bytes], *, mode: int = 0o644, size: int | None = None
+    ) -> None:
+        """Copy ``stream`` into the archive in chunks, hashing as it goes (memory stays bounded).
+
+        ``size`` (if known) lets members under 2 GiB skip the zip64 extra field.
+        """
+        info = self._zipinfo(arcname, mode)
+        force_zip64 = size is None or size >= zipfile.ZIP64_LIMIT
+        hasher = hashlib.sha256()
+        total = 0
+        try:
+            with self._zip.open(info, "w", force_zip64=force_zip64) as dest:
+                while chunk := stream.read(_CHUNK):
+                    hasher.update(chunk)
+                    total += len(chunk)
+                    dest.write(chunk)
+        except BaseException:
+            self._discard()
+            raise
+        self._record[arcname] = (_record_hash(hasher.digest()), total)
+
+    def add_bytes(self, arcname: str, data: bytes, *, mode: int = 0o644) -> None:
+        """Add a small member from memory."""
+        info = self._zipinfo(arcname, mode)
+        try:
+            self._zip.writestr(info, data, compresslevel=self._compresslevel)
+        except BaseException:
+            self._discard()
+            raise
+        self._record[arcname] = (_record_hash(hashlib.sha256(data).digest()), len(data))
+
+    def finish(self, dist_info: str) -> None:
+        """Write ``<dist_info>/RECORD`` last (sha256 and size of each member); rename into place."""
+        dist_info = dist_info.rstrip("/")
+        try:
+            for required in ("METADATA", "WHEEL"):
+                if f"{dist_info}/{required}" not in self._record:
+                    raise BadMetadata(self.path, f"{dist_info}/{required} was not written")
+            record_name = f"{dist_info}/RECORD"
+            lines = [f"{_csv_field(n)},{h},{s}" for n, (h, s) in self._record.items()]
+            lines.append(f"{_csv_field(record_name)},,")
+            info = self._zipinfo(record_name, 0o644)
+            self._zip.writestr(
+                info, ("\n".join(lines) + "\n").encode(), compresslevel=self._compresslevel
+            )
+            self._zip.close()
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._discard()
+            raise
+        self._done = True
+
+
+def _csv_field(value: str) -> str:
+    """Quote a RECORD path the way the csv module would (commas and quotes are legal in paths)."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _ordered(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in values:
+        seen.setdefault(v, None)
+    return list(seen)
+
+
+def wheel_filename(
+    name: str,
+    version: str,
+    tags: Iterable[Tag] | str,
+    build: str | None = None,
+    variant_label: str | None = None,
+) -> str:
+    """``{name}-{version}[-{build}]-{tags}[-{label}].whl``, each part escaped per the spec."""
+    escaped_name = canonicalize_name(name).replace("-", "_")
+    if not escaped_name or not re.fullmatch(r"[a-z0-9_.]+", escaped_name):
+        raise BadMetadata(name, "not a valid project name for a wheel file name")
+    try:
+        version_part = str(Version(version)).replace("-", "_")
+    except InvalidVersion:
+        raise BadMetadata(version, "not a valid PEP 440 version for a wheel file name") from None
+    if isinstance(tags, str):
+        tag_text = tags
+    else:
+        tag_set = frozenset(tags)
+        ordered = tags if not isinstance(tags, (set, frozenset)) else sorted(tag_set, key=str)
+        ordered = list(ordered)
+        if not ordered:
+            raise UnsupportedTag(name, "no compatibility tags given")
+        interps = _ordered(t.interpreter for t in ordered)
+        abis = _ordered(t.abi for t in ordered)
+        plats = _ordered(t.platform for t in ordered)
+        if len(interps) * len(abis) * len(plats) != len(tag_set):
+            raise UnsupportedTag(
+                " ".join(sorted(map(str, tag_set))),
+                "this tag set is not a product of interpreters, ABIs and platforms; "
+                "a wheel file name cannot express it",
+            )
+        tag_text = "-".join(".".join(x) for x in (interps, abis, plats))
+    parse_tags(tag_text, tag_text)
+    parts = [escaped_name, version_part]
+    if build is not None:
+        if not re.fullmatch(r"\d[\w.]*", build, re.ASCII):
+            raise BadMetadata(build, "a build tag must start with a digit and contain no '-'")
+        parts.append(build)
+    parts.append(tag_text)
+    if variant_label is not None:
+        if not re.fullmatch(r"[0-9a-z._]+", variant_label):
+            raise BadMetadata(variant_label, "a variant label is made of [0-9a-z._] only")
+        parts.append(variant_label)
+    return "-".join(parts) + ".whl"

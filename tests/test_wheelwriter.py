@@ -1,0 +1,272 @@
+"""Tests for the streaming wheel writer: round trips through our reader, pip and twine."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tracemalloc
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
+from conda_wheel_bridge.wheelfile import open_wheel, parse_wheel_filename
+from conda_wheel_bridge.wheelwriter import WheelWriter, wheel_filename
+
+DI = "hello_cwb-1.2.dist-info"
+METADATA = (
+    b"Metadata-Version: 2.4\nName: hello-cwb\nVersion: 1.2\nSummary: a test wheel\n"
+    b"License-Expression: MIT\nDescription-Content-Type: text/plain\n\nHello.\n"
+)
+WHEEL = b"Wheel-Version: 1.0\nGenerator: cwb-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+ENTRY_POINTS = b"[console_scripts]\nhello-cwb = hello_cwb:main\n"
+MODULE = b'def main():\n    print("hello from cwb")\n'
+
+
+def write_hello(directory: Path) -> Path:
+    path = directory / wheel_filename("hello-cwb", "1.2", "py3-none-any")
+    with WheelWriter(path) as ww:
+        ww.add_stream("hello_cwb/__init__.py", io.BytesIO(MODULE))
+        ww.add_bytes("hello_cwb/tool.sh", b"#!/bin/sh\necho hi\n", mode=0o755)
+        ww.add_bytes(f"{DI}/METADATA", METADATA)
+        ww.add_bytes(f"{DI}/WHEEL", WHEEL)
+        ww.add_bytes(f"{DI}/entry_points.txt", ENTRY_POINTS)
+        ww.finish(DI)
+    return path
+
+
+def test_round_trip_through_reader(tmp_path: Path) -> None:
+    path = write_hello(tmp_path)
+    assert path.name == "hello_cwb-1.2-py3-none-any.whl"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+    with open_wheel(path) as wr:
+        names = [m.name for m in wr.members]
+        assert names[-1] == f"{DI}/RECORD"  # RECORD is written last
+        assert wr.read("hello_cwb/__init__.py") == MODULE
+        assert wr.info.metadata_bytes == METADATA
+        assert wr.info.entry_points["console_scripts"]["hello-cwb"] == "hello_cwb:main"
+        modes = {m.name: m.mode for m in wr.members}
+        assert modes["hello_cwb/tool.sh"] == 0o755 and modes["hello_cwb/__init__.py"] == 0o644
+        assert set(wr.info.record) == set(names)
+        wr.verify()
+
+
+def test_writer_rejects_bad_names_and_duplicates(tmp_path: Path) -> None:
+    with WheelWriter(tmp_path / "x-1-py3-none-any.whl") as ww:
+        with pytest.raises(UnsafePath):
+            ww.add_bytes("../evil.py", b"")
+        with pytest.raises(UnsafePath):
+            ww.add_bytes("/abs.py", b"")
+        ww.add_bytes("x/a.py", b"")
+        with pytest.raises(BadArchive, match=r"duplicate member x/a\.py"):
+            ww.add_bytes("x/a.py", b"")
+        ww.add_bytes("x-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: x\nVersion: 1\n\n")
+        ww.add_bytes("x-1.dist-info/WHEEL", WHEEL)
+        ww.finish("x-1.dist-info")
+    with open_wheel(tmp_path / "x-1-py3-none-any.whl") as wr:
+        assert wr.members[0].name == "x/a.py"
+
+
+def test_nothing_left_on_error(tmp_path: Path) -> None:
+    target = tmp_path / "x-1-py3-none-any.whl"
+
+    class Boom(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> int:
+            raise OSError("disk on fire")
+
+    with pytest.raises(OSError, match="disk on fire"), WheelWriter(target) as ww:
+        ww.add_bytes("x/a.py", b"a")
+        ww.add_stream("x/b.py", io.BufferedReader(Boom()))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_finish_requires_metadata_and_wheel(tmp_path: Path) -> None:
+    target = tmp_path / "x-1-py3-none-any.whl"
+    with (
+        pytest.raises(BadMetadata, match=r"x-1\.dist-info/WHEEL was not written"),
+        WheelWriter(target) as ww,
+    ):
+        ww.add_bytes("x-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: x\nVersion: 1\n\n")
+        ww.finish("x-1.dist-info")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_finish_leaves_nothing(tmp_path: Path) -> None:
+    with (
+        pytest.raises(BadArchive, match="without finish"),
+        WheelWriter(tmp_path / "x-1-py3-none-any.whl") as ww,
+    ):
+        ww.add_bytes("x/a.py", b"a")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_large_member_streams_in_bounded_memory(tmp_path: Path) -> None:
+    size = 256 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+
+    class Blocks(io.RawIOBase):
+        """``size`` bytes of a repeated block, produced on demand (never held whole)."""
+
+        left = size
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+            n = min(len(buffer), self.left, len(block))
+            buffer[:n] = block[:n]
+            self.left -= n
+            return n
+
+    path = tmp_path / "big-1-py3-none-any.whl"
+    tracemalloc.start()
+    try:
+        with WheelWriter(path, compresslevel=1) as ww:
+            ww.add_stream("big/blob.bin", io.BufferedReader(Blocks()))
+            ww.add_bytes(
+                "big-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: big\nVersion: 1\n\n"
+            )
+            ww.add_bytes("big-1.dist-info/WHEEL", WHEEL)
+            ww.finish("big-1.dist-info")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 20, f"traced peak {peak} bytes while writing a {size}-byte member"
+    with open_wheel(path) as wr:
+        assert wr.info.record["big/blob.bin"][1] == size
+        with zipfile.ZipFile(path) as zf:
+            assert zf.getinfo("big/blob.bin").file_size == size
+        wr.verify()
+
+
+# --- file names -------------------------------------------------------------------------------
+
+
+def test_wheel_filename_examples() -> None:
+    assert (
+        wheel_filename("Foo.Bar-baz", "1.0-1", "py3-none-any")
+        == "foo_bar_baz-1.0.post1-py3-none-any.whl"
+    )
+    tags = [
+        Tag("cp311", "cp311", "manylinux_2_17_x86_64"),
+        Tag("cp311", "cp311", "manylinux2014_x86_64"),
+    ]
+    assert (
+        wheel_filename("markupsafe", "3.0.2", tags)
+        == "markupsafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
+    assert (
+        wheel_filename("t", "0", "py3-none-any", variant_label="fbe82642")
+        == "t-0-py3-none-any-fbe82642.whl"
+    )
+    assert wheel_filename("t", "0", "py3-none-any", build="1") == "t-0-1-py3-none-any.whl"
+    with pytest.raises(UnsupportedTag, match="not a product"):
+        wheel_filename("t", "0", [Tag("py3", "none", "any"), Tag("cp311", "cp311", "linux_x86_64")])
+    with pytest.raises(BadMetadata):
+        wheel_filename("t", "0", "py3-none-any", build="x1")
+    with pytest.raises(BadMetadata):
+        wheel_filename("t", "0", "py3-none-any", variant_label="UPPER")
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_names = st.builds(
+    lambda head, mid, tail: head + mid + tail,
+    st.sampled_from(_ALNUM),
+    st.text(_ALNUM + "._-", max_size=20),
+    st.sampled_from(_ALNUM),
+)
+_versions = st.builds(
+    lambda rel, pre, post, dev, local: ".".join(map(str, rel)) + pre + post + dev + local,
+    st.lists(st.integers(0, 999), min_size=1, max_size=4),
+    st.sampled_from(["", "a1", "rc2"]),
+    st.sampled_from(["", ".post1", "-2"]),
+    st.sampled_from(["", ".dev3"]),
+    st.sampled_from(["", "+local.7"]),
+)
+_tag_part = st.text(_LOWER + "0123456789_", min_size=1, max_size=12)
+_interp = st.builds(
+    lambda a, b: a + b, st.sampled_from(_LOWER), st.text(_LOWER + "0123456789_", max_size=11)
+)
+_build = st.builds(
+    lambda a, b: a + b, st.sampled_from("0123456789"), st.text(_LOWER + "0123456789_.", max_size=5)
+)
+_label = st.text(_LOWER + "0123456789._", min_size=1, max_size=16)
+
+
+@given(
+    name=_names,
+    version=_versions,
+    interps=st.lists(_interp, min_size=1, max_size=3, unique=True),
+    abis=st.lists(_tag_part, min_size=1, max_size=2, unique=True),
+    plats=st.lists(_tag_part, min_size=1, max_size=3, unique=True),
+    build=st.none() | _build,
+    label=st.none() | _label,
+)
+def test_filename_round_trip(
+    name: str,
+    version: str,
+    interps: list[str],
+    abis: list[str],
+    plats: list[str],
+    build: str | None,
+    label: str | None,
+) -> None:
+    tags = frozenset(Tag(i, a, p) for i in interps for a in abis for p in plats)
+    filename = wheel_filename(name, version, tags, build=build, variant_label=label)
+    parsed = parse_wheel_filename(filename)
+    assert canonicalize_name(parsed.name) == canonicalize_name(name)
+    assert Version(parsed.version) == Version(version)
+    assert parsed.build == build
+    assert parsed.variant_label == label
+    assert parsed.tags == tags
+    # formatting what we parsed gives the same name back
+    assert (
+        wheel_filename(parsed.name, parsed.version, parsed.tags, parsed.build, parsed.variant_label)
+        == filename
+    )
+
+
+# --- real clients -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pip_installs_written_wheel(tmp_path: Path) -> None:
+    wheel = write_hello(tmp_path / "dist")
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env)
+    py = env / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], check=True)
+    out = subprocess.run(
+        [env / "bin" / "hello-cwb"], check=True, capture_output=True, text=True
+    ).stdout
+    assert out == "hello from cwb\n"
+    show = subprocess.run(
+        [py, "-m", "pip", "show", "hello-cwb"], check=True, capture_output=True, text=True
+    )
+    assert "Version: 1.2" in show.stdout
+    tool = next((env / "lib").glob("python*/site-packages/hello_cwb/tool.sh"))
+    assert os.access(tool, os.X_OK)
+
+
+def test_twine_check_passes(tmp_path: Path) -> None:
+    wheel = write_hello(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
