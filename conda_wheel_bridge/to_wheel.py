@@ -30,8 +30,9 @@ from .condameta import (
     header_mapping,
 )
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
-from .errors import BadArchive, BadMetadata, MappingError
+from .errors import BadArchive, BadMetadata
 from .mapping import requirements, variantjson, variants
+from .mapping.external import conda_to_external
 from .mapping.names import NameMap, load_name_map
 from .mapping.platform import tags_for_conda
 from .model import VariantProperty
@@ -452,21 +453,15 @@ def _name(requirement: str) -> str:
 
 def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], str | None,
                                                                     list[str], list[str]]:
-    """(Requires-Dist, Requires-Python, Requires-External, Provides-Extra) from the depends."""
+    """(Requires-Dist, Requires-Python, Requires-External, Provides-Extra) from the depends.
+
+    Non-Python depends become PEP 725 DepURLs. They are written as ``Requires-External`` values:
+    PEP 725's own ``Requires-External-Dep`` field is not yet core metadata that packaging (and so
+    twine, pip and PyPI) accepts, while every reader takes ``Requires-External``.
+    """
     extra_depends = info.index.get("extra_depends")
     result = requirements.conda_depends_to_requires_dist(
         info.depends, names=names,
         extra_depends=extra_depends if isinstance(extra_depends, dict) else None)
-    external = [_requires_external(spec) for spec in result.external]
+    external = list(conda_to_external(result.external).requires_external_dep)
     return list(result.requires_dist), result.requires_python, external, list(result.extras)
-
-
-def _requires_external(spec: str) -> str:
-    """``Requires-External`` for one non-Python conda dependency: ``name (>=1.2)``."""
-    parts = spec.split()
-    name = parts[0]
-    try:
-        version = requirements.conda_spec_to_pep440(parts[1]) if len(parts) > 1 else ""
-    except MappingError:
-        version = ""
-    return f"{name} ({version})" if version else name

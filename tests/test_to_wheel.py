@@ -172,7 +172,8 @@ def test_bcj_cffi_extension_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
     _twine_ok(wheel)
     meta = _metadata(wheel)
     assert meta["requires-python"] == [">=3.10,<3.11.0a0"]
-    assert "libgcc-ng (>=7.5.0)" in meta["requires-external"]
+    # non-Python depends as PEP 725 DepURLs (conda-forge's mapping has no libgcc-ng: dep:conda/)
+    assert "dep:conda/libgcc-ng@>=7.5.0" in meta["requires-external"]
     assert "cffi (>=1.14.0)" in meta["requires-dist"]  # the distribution's own line, kept
     with zipfile.ZipFile(wheel) as zf:
         assert "WHEEL" not in "".join(n for n in zf.namelist() if "__pycache__" in n)
@@ -284,7 +285,7 @@ def test_scripts_data_and_symlinks_are_carried(tmp_path: Path) -> None:
         record = reader.read("tool-3.1.dist-info/RECORD").decode()
     assert "stale" not in record
     meta = _metadata(wheel)
-    assert meta["requires-external"] == ["libzlib (>=1.3)"]
+    assert meta["requires-external"] == ["dep:generic/zlib@>=1.3"]  # PEP 804 mapping, reversed
 
 
 def test_symlink_to_a_directory_cannot_go_in_a_wheel(tmp_path: Path) -> None:
@@ -329,9 +330,9 @@ def test_metadata_only_fixture_is_refused_as_wheel_but_gives_metadata(fixtures_d
 
 
 @pytest.mark.parametrize("fixture,name,external", [
-    ("linux-64/zlib-1.2.11-h7b6447c_3.conda", "zlib", "libgcc-ng (>=7.3.0)"),
+    ("linux-64/zlib-1.2.11-h7b6447c_3.conda", "zlib", "dep:conda/libgcc-ng@>=7.3.0"),
     ("noarch/flask-0.11.1-py_0.tar.bz2", "flask", None),
-    ("linux-64/openssl-3.3.1-h4ab18f5_1.conda", "openssl", "ca-certificates"),
+    ("linux-64/openssl-3.3.1-h4ab18f5_1.conda", "openssl", "dep:conda/ca-certificates"),
 ])
 def test_metadata_only_documents(fixtures_dir: Path, tmp_path: Path, fixture: str, name: str,
                                  external: str | None) -> None:
