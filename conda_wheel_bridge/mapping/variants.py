@@ -26,6 +26,7 @@ from ..model import VariantProperty
 from . import cpu
 from .variantjson import (
     NULL_LABEL,
+    WRITE_SCHEMA,
     ProviderInfo,
     VariantDescription,
     read_variant_json,
@@ -37,6 +38,7 @@ from .variantjson import (
 __all__ = [
     "LOSSES",
     "NULL_LABEL",
+    "WRITE_SCHEMA",
     "ProviderInfo",
     "VariantBuild",
     "VariantDescription",
