@@ -1,0 +1,208 @@
+"""One artifact (a wheel or a conda package) described in both vocabularies.
+
+:func:`inspect_artifact` reads the file once (streamed) and returns plain data: what the artifact
+says about itself, and what the other world would see (the conda package a wheel becomes, the
+wheel a conda package becomes). :func:`format_text` renders it for people; ``--json`` prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .condameta import header_mapping
+from .condasource import is_conda_package, read_conda_info
+from .errors import BadArchive, CwbError
+from .mapping.names import NameMap, load_name_map
+
+__all__ = ["format_text", "inspect_artifact"]
+
+
+def inspect_artifact(path: str | Path, *, names: NameMap | None = None) -> dict[str, Any]:
+    """Describe ``path`` as ``{"file", "kind", "wheel": {...}, "conda": {...}}``.
+
+    The side the artifact is native to is always filled; the other side holds the translation, or
+    ``{"error": reason}`` when there is none (a musllinux wheel, a conda package without Python).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise BadArchive(source, "no such file")
+    names = names if names is not None else load_name_map()
+    if source.name.endswith(".whl"):
+        return _inspect_wheel(source, names)
+    if is_conda_package(source):
+        return _inspect_conda(source, names)
+    raise BadArchive(source, "not a wheel (.whl) or a conda package (.conda, .tar.bz2)")
+
+
+def _inspect_wheel(source: Path, names: NameMap) -> dict[str, Any]:
+    from .wheelfile import open_wheel
+
+    with open_wheel(source) as reader:
+        info = reader.info
+        meta = header_mapping(info.metadata_bytes)
+    wheel = {
+        "name": _first(meta, "name"),
+        "version": info.version,
+        "build": info.filename.build,
+        "tags": sorted(str(t) for t in info.filename.tags),
+        "variant_label": info.filename.variant_label,
+        "metadata_version": _first(meta, "metadata-version"),
+        "summary": _first(meta, "summary"),
+        "license": info.license_expression or _first(meta, "license"),
+        "requires_python": info.requires_python,
+        "requires_dist": info.requires_dist,
+        "requires_external": meta.get("requires-external", []) + meta.get(
+            "requires-external-dep", []),
+        "provides_extra": meta.get("provides-extra", []),
+        "entry_points": {g: dict(e) for g, e in info.entry_points.items()},
+        "variant": _variant_of_wheel(info.variant_json, info.filename.variant_label),
+    }
+    try:
+        conda: Any = _conda_side_of_wheel(info, names)
+    except CwbError as exc:
+        conda = {"error": exc.reason}
+    return {"file": source.name, "kind": "wheel", "wheel": wheel, "conda": conda}
+
+
+def _conda_side_of_wheel(info: Any, names: NameMap) -> list[dict[str, Any]]:
+    """One conda package per subdir the wheel reaches, as ``cwb convert`` would write it."""
+    from .mapping.external import EXTERNAL_FIELDS, external_to_conda
+    from .mapping.platform import targets_for_wheel
+    from .mapping.requirements import requires_dist_to_conda
+    from .mapping.variants import conda_for_variant, read_variant_json
+
+    out = []
+    for target in targets_for_wheel(info.filename.tags, info.requires_python,
+                                    where=str(info.path)):
+        translated = requires_dist_to_conda(info.requires_dist, names=names,
+                                            environment=target.marker_environment)
+        externals: list[str] = []
+        for field in EXTERNAL_FIELDS:
+            externals += [str(v) for v in info.metadata.get_all(field) or []]
+        depends = list(target.depends) + list(translated.depends)
+        depends += list(external_to_conda(externals, environment=target.marker_environment))
+        build_label = None
+        if info.variant_json is not None:
+            build = conda_for_variant(read_variant_json(dict(info.variant_json)),
+                                      info.filename.variant_label or "")
+            depends += list(build.depends)
+            build_label = build.build_label
+        out.append({
+            "name": names.pypi_to_conda(info.name),
+            "version": info.version,
+            "subdir": target.subdir,
+            "noarch": "python" if target.noarch_python else None,
+            "depends": list(dict.fromkeys(depends)),
+            "extra_depends": {k: list(v) for k, v in translated.extra_depends.items()},
+            "site_packages": target.site_packages,
+            "variant_build_label": build_label,
+            "losses": list(getattr(translated, "losses", ())),
+        })
+    return out
+
+
+def _variant_of_wheel(data: Mapping[str, Any] | None, label: str | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    from .mapping.variantjson import read_variant_json
+
+    desc = read_variant_json(dict(data))
+    return {"label": label or desc.label, "properties": [str(p) for p in desc.properties]}
+
+
+def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
+    from .to_wheel import core_metadata_for_conda, python_layout, wheel_name_for_conda
+
+    info = read_conda_info(source)
+    layout = python_layout(info)
+    conda = {
+        "name": info.name,
+        "version": info.version,
+        "build": info.build,
+        "build_number": info.build_number,
+        "subdir": info.subdir,
+        "noarch": info.noarch,
+        "depends": list(info.depends),
+        "constrains": list(info.constrains),
+        "license": info.index.get("license") or info.about.get("license"),
+        "summary": info.about.get("summary"),
+        "entry_points": list(info.entry_points),
+        "files": len(info.paths) if info.paths is not None else None,
+        "python_distribution": (f"{layout.site_packages}/{layout.dist_dir}"
+                                if layout and layout.dist_dir else None),
+    }
+    wheel: dict[str, Any]
+    try:
+        wheel = _wheel_side_of_conda(info, core_metadata_for_conda(source, names=names))
+        wheel["name"] = wheel["name"] or wheel_name_for_conda(info, names)
+        if layout is None or layout.dist_dir is None:
+            wheel["convertible"] = False
+            wheel["reason"] = "no Python distribution: only --metadata-only applies"
+        else:
+            wheel["convertible"] = True
+    except CwbError as exc:
+        wheel = {"error": exc.reason}
+    return {"file": source.name, "kind": "conda", "conda": conda, "wheel": wheel}
+
+
+def _wheel_side_of_conda(info: Any, metadata: bytes) -> dict[str, Any]:
+    from .mapping.platform import tags_for_conda
+    from .mapping.variants import variant_properties_for_conda
+
+    meta = header_mapping(metadata)
+    return {
+        "name": _first(meta, "name"),
+        "version": _first(meta, "version"),
+        "tags": [str(t) for t in tags_for_conda(info.subdir, info.depends)],
+        "metadata_version": _first(meta, "metadata-version"),
+        "summary": _first(meta, "summary"),
+        "license": _first(meta, "license-expression") or _first(meta, "license"),
+        "requires_python": _first(meta, "requires-python"),
+        "requires_dist": meta.get("requires-dist", []),
+        "requires_external": meta.get("requires-external", []),
+        "provides_extra": meta.get("provides-extra", []),
+        "variant_properties": [str(p) for p in variant_properties_for_conda(info.depends)],
+    }
+
+
+def _first(meta: Mapping[str, list[str]], key: str) -> str | None:
+    values = meta.get(key)
+    return values[0].strip() if values else None
+
+
+def format_text(report: Mapping[str, Any]) -> str:
+    """A report as aligned ``key  value`` lines, the native side first."""
+    kind = "wheel" if report["kind"] == "wheel" else "conda package"
+    lines = [f"{report['file']}  ({kind})"]
+    order = ("wheel", "conda") if report["kind"] == "wheel" else ("conda", "wheel")
+    for side in order:
+        value = report[side]
+        blocks = value if isinstance(value, list) else [value]
+        for i, block in enumerate(blocks):
+            title = f"{side} view" if side != order[0] else side
+            if len(blocks) > 1:
+                title += f" [{block.get('subdir', i)}]"
+            lines.append(f"{title}:")
+            lines += _block(block)
+    return "\n".join(lines) + "\n"
+
+
+def _block(block: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key, value in block.items():
+        if value in (None, [], {}):
+            continue
+        label = key.replace("_", " ")
+        if isinstance(value, Mapping):
+            items: Sequence[str] = [f"{k}: {v}" if not isinstance(v, Mapping) else
+                                    f"{k}: " + ", ".join(f"{a} = {b}" for a, b in v.items())
+                                    for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [str(v) for v in value]
+        else:
+            items = [str(value).lower() if isinstance(value, bool) else str(value)]
+        out.append(f"  {label:<20}{items[0]}")
+        out += [f"  {'':<20}{item}" for item in items[1:]]
+    return out

@@ -1,0 +1,93 @@
+"""``cwb inspect``: wheels and conda packages shown in both vocabularies, as text and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conda_wheel_bridge.errors import BadArchive
+from conda_wheel_bridge.inspect import format_text, inspect_artifact
+
+Cwb = Callable[..., tuple[int, str, str]]
+
+
+def test_platform_wheel_json_has_both_sides(fixtures_dir: Path, cwb: Cwb) -> None:
+    wheel = (fixtures_dir / "wheels" /
+             "msgpack-1.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    rc, out, err = cwb("inspect", wheel, "--json")
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["kind"] == "wheel" and report["file"] == wheel.name
+    assert report["wheel"]["name"] == "msgpack" and report["wheel"]["version"] == "1.1.0"
+    assert "cp311-cp311-manylinux_2_17_x86_64" in report["wheel"]["tags"]
+    (conda,) = report["conda"]
+    assert conda["name"] == "msgpack-python"  # the PyPI name through the shipped name map
+    assert conda["subdir"] == "linux-64"
+    assert "__glibc >=2.17" in conda["depends"]
+    assert conda["site_packages"] == "lib/python3.11/site-packages"
+
+
+def test_pure_wheel_text(fixtures_dir: Path, cwb: Cwb) -> None:
+    rc, out, _ = cwb("inspect", fixtures_dir / "wheels/requests-2.32.3-py3-none-any.whl")
+    assert rc == 0
+    assert out.splitlines()[0] == "requests-2.32.3-py3-none-any.whl  (wheel)"
+    assert "conda view:" in out and "noarch" in out
+    assert any(line.split() == ["subdir", "noarch"] for line in out.splitlines())
+    assert "charset_normalizer" in out.replace("-", "_")  # Requires-Dist shown
+
+
+def test_musllinux_wheel_reports_the_conda_side_honestly(fixtures_dir: Path) -> None:
+    wheel = fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-musllinux_1_2_x86_64.whl"
+    report = inspect_artifact(wheel)
+    assert report["wheel"]["name"] == "msgpack"
+    assert "musllinux" in report["conda"]["error"]  # refused, not guessed
+
+
+def test_conda_package_with_python_text_and_json(fixtures_dir: Path, cwb: Cwb) -> None:
+    package = fixtures_dir / "conda/noarch/moto-1.3.7-py_0.tar.bz2"
+    rc, out, _ = cwb("inspect", package)
+    assert rc == 0
+    assert out.splitlines()[0] == "moto-1.3.7-py_0.tar.bz2  (conda package)"
+    assert "wheel view:" in out and "py3-none-any" in out
+    rc, out, _ = cwb("inspect", package, "--json")
+    report = json.loads(out)
+    assert report["conda"]["noarch"] == "python"
+    assert report["conda"]["entry_points"] == ["moto_server = moto.server:main"]
+    assert report["conda"]["python_distribution"] == "site-packages/moto-1.3.7.dist-info"
+    assert report["wheel"]["convertible"] is True
+    assert report["wheel"]["tags"] == ["py3-none-any"]
+    assert any(r.startswith("boto3") for r in report["wheel"]["requires_dist"])
+
+
+def test_conda_package_without_python_and_with_virtual_depends(fixtures_dir: Path) -> None:
+    report = inspect_artifact(fixtures_dir / "conda/linux-64/cuda-0.1.0-h055459d_0.conda")
+    assert report["conda"]["depends"] == ["__cuda >=12"]
+    wheel = report["wheel"]
+    assert wheel["convertible"] is False and "metadata-only" in wheel["reason"]
+    assert wheel["variant_properties"] == ["nvidia :: cuda_version_lower_bound :: 12"]
+    text = format_text(report)
+    assert "variant properties" in text
+
+
+def test_osx_floor_becomes_a_macos_tag(fixtures_dir: Path) -> None:
+    report = inspect_artifact(fixtures_dir / "conda/osx-arm64/libzlib-1.3.1-h8359307_2.conda")
+    assert report["conda"]["depends"][0].startswith("__osx >=11.0")
+    assert report["wheel"]["tags"] == ["py3-none-macosx_11_0_arm64"]
+
+
+@pytest.mark.parametrize("name,content", [("notes.txt", b"hello"), ("x-1-0.conda", b"garbage")])
+def test_bad_input_is_one_line_and_exit_1(tmp_path: Path, cwb: Cwb, name: str,
+                                          content: bytes) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    rc, out, err = cwb("inspect", bad)
+    assert rc == 1 and out == ""
+    assert err.startswith(f"cwb: error: {bad}: ") and err.count("\n") == 1
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(BadArchive, match="no such file"):
+        inspect_artifact(tmp_path / "nope.whl")
