@@ -335,7 +335,7 @@ class AnacondaClient:
                dependencies: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Stage, send to the storage location with its form fields and checksum, then commit.
 
-        A commit whose answer was lost and that is found done on retry (409 with our sha256)
+        A commit whose answer was lost, found done on retry (the file is there with our sha256),
         counts as done.
         """
         payload: dict[str, Any] = {
@@ -363,7 +363,7 @@ class AnacondaClient:
         commit_url = self._url("commit", owner, name, version, basename)
         try:
             res = self._send("POST", commit_url, json={"dist_id": dist_id}, where=basename)
-        except Conflict:
+        except (Conflict, NotFound):  # a retry after a commit whose answer was lost
             existing = self.distribution(owner, name, version, basename)
             if existing is None or existing.get("sha256") != sha256:
                 raise

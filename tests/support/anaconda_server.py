@@ -573,6 +573,7 @@ def _s3_error(code: str, message: str) -> str:
 def _handler(fake: FakeAnaconda, role: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
