@@ -84,13 +84,15 @@ def parse_virtual(text: str) -> VirtualPackage:
 
 
 def host_virtual_packages() -> list[VirtualPackage]:
-    """This host's virtual packages, as conda would report them (``CONDA_OVERRIDE_*`` honoured)."""
+    """This host's virtual packages, as conda would report them (``CONDA_OVERRIDE_*`` honoured).
+
+    :func:`conda_wheel_bridge.host.detect` when that module is present, else py-rattler's.
+    """
     if importlib.util.find_spec("conda_wheel_bridge.host") is not None:
         host = importlib.import_module("conda_wheel_bridge.host")
-        for attr in ("conda_virtual_packages", "virtual_packages", "detect_virtual_packages"):
-            found = getattr(host, attr, None)
-            if callable(found):
-                return [_as_model(v) for v in found()]
+        detect = getattr(host, "detect", None)
+        if callable(detect):
+            return [_as_model(v) for v in detect().virtual_packages]
     overrides = rattler.VirtualPackageOverrides.from_env()
     return [_as_model(v) for v in rattler.VirtualPackage.detect(overrides)]
 
@@ -106,8 +108,8 @@ def solve(specs: Sequence[str], channels: Sequence[str | os.PathLike[str]], *,
     :class:`SolveFailed` when there is no solution, unless ``with_candidates`` is set, in which
     case the result carries the error and the candidates explain it.
     """
-    target = platform or str(rattler.Platform.current())
-    host_platform = str(rattler.Platform.current())
+    target = platform or str(rattler.Subdir.current())
+    host_platform = str(rattler.Subdir.current())
     if use_host is None:
         use_host = target == host_platform
     vpkgs = _virtuals(target, virtual or (), use_host=use_host)
