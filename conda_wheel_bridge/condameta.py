@@ -54,8 +54,8 @@ class MetadataAdditions:
 
 def compose_metadata(base: bytes | None, package: CondaPackage, add: MetadataAdditions) -> bytes:
     """The METADATA document for ``package``: ``base`` (carried METADATA/PKG-INFO) completed."""
-    headers, body = _parse(package, base) if base else ([], "")
-    headers = [(k, v) for k, v in headers if v.strip() != _PLACEHOLDER]
+    original, body = _parse(package, base) if base else ([], "")
+    headers = [(k, v) for k, v in original if v.strip() != _PLACEHOLDER]
     present = {k.lower() for k, _ in headers}
     out = list(headers)
 
@@ -75,15 +75,22 @@ def compose_metadata(base: bytes | None, package: CondaPackage, add: MetadataAdd
                            ("Source", "dev_url")):
             if isinstance(about.get(key), str) and about[key].strip():
                 out.append(("Project-URL", f"{label}, {about[key].strip()}"))
-    if not present & {"license", "license-expression"}:
-        out.extend(_license(package))
+    license_classifier = any(k.lower() == "classifier" and v.strip().startswith("License ::")
+                             for k, v in headers)
+    if not present & {"license", "license-expression"} and not license_classifier:
+        version = next((v.strip() for k, v in headers if k.lower() == "metadata-version"
+                        and v.strip() in _VALID_VERSIONS), None)
+        out.extend(_license(package, version))
     if "requires-dist" in present:
         declared = {_req_name(v) for k, v in headers if k.lower() == "requires-dist"}
         out += [("Requires-Dist", r) for r in add.requires_dist if _req_name(r) not in declared]
     else:
         out += [("Requires-Dist", r) for r in add.requires_dist]
-    extras = {v.strip() for k, v in headers if k.lower() == "provides-extra"}
-    out += [("Provides-Extra", e) for e in add.provides_extra if e not in extras]
+    known = {canonicalize_name(v.strip()) for k, v in headers if k.lower() == "provides-extra"}
+    for extra in add.provides_extra:
+        if canonicalize_name(extra) not in known:
+            known.add(canonicalize_name(extra))
+            out.append(("Provides-Extra", extra))
     put("Requires-Python", add.requires_python)
     if "requires-external" not in present:
         out += [("Requires-External", r) for r in add.requires_external]
@@ -93,6 +100,8 @@ def compose_metadata(base: bytes | None, package: CondaPackage, add: MetadataAdd
     if not body.strip() and "description" not in present and isinstance(description, str):
         body = description.strip() + "\n"
         put("Description-Content-Type", "text/plain")
+    if base and out == original:
+        return base  # nothing to complete: the distribution's own bytes, line endings and all
     out = _with_version(out)
     text = "".join(f"{k}: {v}\n" for k, v in out)
     if body:
@@ -152,10 +161,14 @@ def _with_version(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [("Metadata-Version", version), *rest]
 
 
-def _license(package: CondaPackage) -> list[tuple[str, str]]:
+def _license(package: CondaPackage, declared: str | None) -> list[tuple[str, str]]:
+    """The conda license: ``License-Expression`` when it is SPDX and the document is new enough
+    (a carried METADATA older than 2.4 gets the free-text ``License`` so its version stays)."""
     value = package.index.get("license") or package.about.get("license")
     if not isinstance(value, str) or not value.strip():
         return []
+    if declared is not None and Version(declared) < Version("2.4"):
+        return [("License", _one_line(value) or value.strip())]
     try:
         from packaging.licenses import canonicalize_license_expression
 

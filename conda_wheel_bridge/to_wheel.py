@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -345,7 +345,8 @@ def _filename(info: CondaPackage, metadata: bytes, carried_wheel: bytes | None =
               label: str | None = None) -> str:
     fields = header_mapping(metadata)
     return wheel_filename(fields["name"][0].strip(), fields["version"][0].strip(),
-                          _tags(info), build=_wheel_build(carried_wheel), variant_label=label)
+                          _tags(info, carried_wheel), build=_wheel_build(carried_wheel),
+                          variant_label=label)
 
 
 def _carried_variant(info: CondaPackage, data: bytes | None) -> tuple[str, bytes] | None:
@@ -359,8 +360,17 @@ def _carried_variant(info: CondaPackage, data: bytes | None) -> tuple[str, bytes
     return desc.label, data
 
 
-def _tags(info: CondaPackage) -> list[Tag]:
-    return tags_for_conda(info.subdir, info.depends)
+def _tags(info: CondaPackage, carried_wheel: bytes | None = None) -> list[Tag]:
+    """The tags conda's subdir and depends give; the carried WHEEL's tags when they name the
+    same platforms (they keep what conda cannot say: ``abi3``, ``py2.py3``)."""
+    computed = tags_for_conda(info.subdir, info.depends)
+    if carried_wheel:
+        carried = [parse_tag(m.decode().strip()) for m in
+                   re.findall(rb"^Tag:\s*(\S+)", carried_wheel, re.MULTILINE)]
+        tags = [t for group in carried for t in group]
+        if tags and {t.platform for t in tags} == {t.platform for t in computed}:
+            return tags
+    return computed
 
 
 # --- entry points, variants, metadata -------------------------------------------------------------
@@ -463,5 +473,7 @@ def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], s
     result = requirements.conda_depends_to_requires_dist(
         info.depends, names=names,
         extra_depends=extra_depends if isinstance(extra_depends, dict) else None)
-    external = list(conda_to_external(result.external).requires_external_dep)
+    # python_abi is a pin of the interpreter, which the wheel tags already say
+    specs = [s for s in result.external if s.split()[0] != "python_abi"]
+    external = list(conda_to_external(specs).requires_external_dep)
     return list(result.requires_dist), result.requires_python, external, list(result.extras)
