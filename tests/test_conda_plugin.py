@@ -21,14 +21,18 @@ from typing import Any
 
 import pytest
 
-from conda_wheel_bridge import __version__
+from conda_wheel_bridge import __version__, plugin_hooks
+from conda_wheel_bridge.model import VirtualPackage
 from tests.support.wheelmaker import make_wheel
 
 conda = pytest.importorskip("conda", reason="conda is not importable here (it is not on PyPI)")
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="the fake python package is built for Linux"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the fake python package is built for Linux"
+    ),
+]
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 PY_FULL = ".".join(map(str, sys.version_info[:3]))
@@ -155,20 +159,33 @@ def _variant_json(label: str, properties: Mapping[str, list[str]]) -> dict[str, 
     }
 
 
+VARIANTS: dict[str, dict[str, list[str]]] = {
+    "null": {},
+    "cu12": {"cuda_version_lower_bound": ["12.0"]},
+    # needs __cuda_arch, which this plugin provides where conda does not
+    "cu12sm": {"cuda_version_lower_bound": ["12.0"], "sm_arch": ["80_real", "90_real"]},
+}
+
+
+def make_variant_channel(root: Path, env: dict[str, str], labels: tuple[str, ...]) -> Path:
+    """``varpkg 1.0`` in the given variants, converted and indexed by ``conda cwb``."""
+    _needs_cli("convert", "index")
+    wheels = [
+        make_wheel(root / "wheels", "varpkg", "1.0", variant_label=label,
+                   variant=_variant_json(label, VARIANTS[label]))
+        for label in labels
+    ]
+    channel = root / "channel"
+    add_python(channel)
+    run_conda(env, "cwb", "convert", *map(str, wheels), "-o", str(channel))
+    run_conda(env, "cwb", "index", str(channel))
+    return channel
+
+
 @pytest.fixture
 def variant_channel(tmp_path: Path, conda_env: dict[str, str]) -> Path:
-    """``varpkg 1.0`` as a CPU (null) and a CUDA variant, converted and indexed by ``conda cwb``."""
-    _needs_cli("convert", "index")
-    wheels = tmp_path / "wheels"
-    null = make_wheel(wheels, "varpkg", "1.0", variant_label="null",
-                      variant=_variant_json("null", {}))
-    cuda = make_wheel(wheels, "varpkg", "1.0", variant_label="cu12",
-                      variant=_variant_json("cu12", {"cuda_version_lower_bound": ["12.0"]}))
-    channel = tmp_path / "channel"
-    add_python(channel)
-    run_conda(conda_env, "cwb", "convert", str(null), str(cuda), "-o", str(channel))
-    run_conda(conda_env, "cwb", "index", str(channel))
-    return channel
+    """``varpkg 1.0`` as a CPU (null) and a CUDA variant."""
+    return make_variant_channel(tmp_path, conda_env, ("null", "cu12"))
 
 
 def _records(channel: Path) -> dict[str, dict[str, Any]]:
@@ -183,11 +200,11 @@ def _records(channel: Path) -> dict[str, dict[str, Any]]:
 
 
 def _dry_run(
-    env: dict[str, str], channel: Path, spec: str, cuda: str
+    env: dict[str, str], channel: Path, spec: str, cuda: str, **more: str
 ) -> tuple[dict[str, Any], str]:
     proc = run_conda(env, "create", "--dry-run", "--json", "--offline", "-p",
                      str(channel.parent / "never"), "--override-channels", "-c",
-                     channel.as_uri(), spec, extra={"CONDA_OVERRIDE_CUDA": cuda})
+                     channel.as_uri(), spec, extra={"CONDA_OVERRIDE_CUDA": cuda, **more})
     link = json.loads(proc.stdout)["actions"]["LINK"]
     (chosen,) = [r for r in link if r["name"] == spec]
     record = _records(channel)[f"{chosen['name']}-{chosen['version']}-{chosen['build_string']}"]
@@ -250,6 +267,58 @@ def test_classic_solver_picks_the_cpu_variant_without_one(
     record, report = _dry_run(conda_env, variant_channel, "varpkg", cuda="")
     assert not any(d.startswith("__cuda") for d in record["depends"]), record
     assert "host has no __cuda" in report
+
+
+@pytest.mark.parametrize(
+    ("cuda_arch", "chosen", "why_not_sm"),
+    [
+        ("9.0", "cu12sm", None),
+        ("12.0", "cu12", "needs `__cuda_arch >=8.0,<10`, host has __cuda_arch 12.0"),
+        ("", "cu12", "host has no __cuda_arch"),
+    ],
+)
+def test_cuda_arch_from_the_plugin_decides_among_gpu_variants(
+    tmp_path: Path, conda_env: dict[str, str], cuda_arch: str, chosen: str, why_not_sm: str | None
+) -> None:
+    channel = make_variant_channel(tmp_path, conda_env, ("null", "cu12", "cu12sm"))
+    record, report = _dry_run(conda_env, channel, "varpkg", cuda="12.8",
+                              CONDA_OVERRIDE_CUDA_ARCH=cuda_arch)
+    assert f"_{chosen}_" in record["build"], (record["build"], report)
+    if why_not_sm:
+        (line,) = [x for x in report.splitlines() if "_cu12sm_" in x]
+        assert why_not_sm in line
+
+
+def _host_reports_cuda(env: dict[str, str]) -> dict[str, tuple[str, str]]:
+    vps = _virtual(env)
+    if "__cuda" not in vps:
+        pytest.skip("conda detects no CUDA driver on this host (the GPU checks need one)")
+    return vps
+
+
+def test_on_a_gpu_host_cuda_arch_is_the_weakest_device(conda_env: dict[str, str]) -> None:
+    from conda_wheel_bridge.host import probe_cuda
+
+    vps = _host_reports_cuda(conda_env)
+    _driver, devices, _note = probe_cuda()
+    weakest = min(d.compute_capability for d in devices)
+    assert vps["__cuda_arch"] == (f"{weakest[0]}.{weakest[1]}", "0")
+
+
+def test_on_a_gpu_host_the_solver_takes_the_best_variant_the_gpu_runs(
+    tmp_path: Path, conda_env: dict[str, str]
+) -> None:
+    vps = _host_reports_cuda(conda_env)
+    channel = make_variant_channel(tmp_path, conda_env, ("null", "cu12", "cu12sm"))
+    proc = run_conda(conda_env, "create", "--dry-run", "--json", "--offline", "-p",
+                     str(tmp_path / "never"), "--override-channels", "-c", channel.as_uri(),
+                     "varpkg")
+    (chosen,) = [r for r in json.loads(proc.stdout)["actions"]["LINK"] if r["name"] == "varpkg"]
+    host = {name: VirtualPackage(name, v, b) for name, (v, b) in vps.items()}
+    runnable = [r for r in _records(channel).values() if r["name"] == "varpkg"
+                and not plugin_hooks.unmet_virtual_requirements(r["depends"], host)]
+    best = max(runnable, key=lambda r: r["build_number"])
+    assert chosen["build_string"] == best["build"], proc.stderr
 
 
 def _python_in(prefix: Path, code: str) -> str:
