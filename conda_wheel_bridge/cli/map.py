@@ -1,14 +1,16 @@
 """``cwb map THING... [--json]``: one fact in both vocabularies, with what the rule loses.
 
 A THING is a variant property (``nvidia :: sm_arch :: 90_real``), a conda virtual-package spec
-(``__cuda>=12.8``, ``__glibc>=2.28``, ``__archspec 1 icelake``, ``_x86_64-microarch-level >=3``)
-or a wheel tag (``manylinux_2_28_x86_64`` or ``cp311-cp311-macosx_11_0_arm64``).
+(``__cuda>=12.8``, ``__glibc>=2.28``, ``__archspec 1 icelake``, ``_x86_64-microarch-level >=3``),
+a wheel tag (``manylinux_2_28_x86_64`` or ``cp311-cp311-macosx_11_0_arm64``), a DepURL
+(``dep:generic/zlib``) or a package name.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from packaging.tags import parse_tag
@@ -22,6 +24,8 @@ __all__ = ["add_parser", "map_thing", "run"]
 #: default subdir per platform virtual package, for showing its wheel tag
 _PLATFORM_SUBDIR = {"__glibc": "linux-64", "__linux": "linux-64", "__osx": "osx-arm64",
                     "__win": "win-64", "__unix": "linux-64", "__musl": "linux-64"}  # fmt: skip
+_PLATFORM_TAG_RE = re.compile(r"(manylinux|musllinux|macosx|win|linux|ios|android)[_0-9]|any$")
+_NAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 _TAG_LOSS = {
     "manylinux": "exact: the manylinux floor is the __glibc floor (manylinux1 = 2.5, 2010 = 2.12, "
     "2014 = 2.17)",
@@ -104,16 +108,49 @@ def _map_tag(thing: str) -> dict[str, Any]:
     }
 
 
+def _map_depurl(thing: str) -> dict[str, Any]:
+    from ..mapping.external import depurl_to_conda
+
+    conda = list(depurl_to_conda(thing))
+    loss = "PEP 804 conda-forge mapping: the first listed conda package is used"
+    return {"input": thing, "kind": "depurl", "conda": conda, "variant_properties": [],
+            "loss": [loss]}  # fmt: skip
+
+
+def _map_name(thing: str) -> dict[str, Any]:
+    from ..mapping.external import conda_to_depurl
+    from ..mapping.names import load_name_map
+
+    names = load_name_map()
+    return {
+        "input": thing,
+        "kind": "package-name",
+        "conda": [names.pypi_to_conda(thing)],
+        "pypi": names.conda_to_pypi(thing),
+        "depurl": conda_to_depurl(thing),
+        "variant_properties": [],
+        "loss": ["names: overlay > shipped PyPI⇄conda tables > normalised name; a conda package "
+                 "without a Python distribution has no PyPI name"],
+    }  # fmt: skip
+
+
 def map_thing(thing: str, *, subdir: str | None = None) -> dict[str, Any]:
     """Translate one THING; raises :class:`MappingError` when it has no counterpart."""
-    if "::" in thing:
+    text = thing.strip()
+    if "::" in text:
         return _map_property(thing)
-    if thing.strip().startswith("_"):
+    if text.startswith("_"):
         return _map_conda(thing, subdir)
-    try:
-        return _map_tag(thing)
-    except UnsupportedTag as exc:
-        raise MappingError(thing, exc.reason) from None
+    if text.startswith("dep:"):
+        return _map_depurl(thing)
+    if text.count("-") == 2 or _PLATFORM_TAG_RE.match(text):
+        try:
+            return _map_tag(thing)
+        except UnsupportedTag as exc:
+            raise MappingError(thing, exc.reason) from None
+    if _NAME_RE.fullmatch(text):
+        return _map_name(text)
+    raise MappingError(thing, "not a variant property, conda spec, wheel tag, DepURL or name")
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -124,6 +161,12 @@ def _print(result: dict[str, Any]) -> None:
     elif result["kind"] == "variant-property":
         for dep in result["conda"]:
             print(f"  -> conda depends: {dep}")
+    elif result["kind"] == "package-name":
+        print(f"  -> conda name: {result['conda'][0]}; PyPI name: {result['pypi']}")
+        if result["depurl"]:
+            print(f"  -> DepURL: {result['depurl']}")
+    elif result["kind"] == "depurl":
+        print(f"  -> conda: {', '.join(result['conda'])}")
     elif result.get("wheel_tags"):
         print(f"  -> wheel tags ({result['subdir']}): {', '.join(result['wheel_tags'])}")
     else:
