@@ -33,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 from .errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
 
 __all__ = [
+    "DATA_SCHEMES",
     "MAX_COMPRESSION_RATIO",
     "MAX_MEMBER_SIZE",
     "MAX_METADATA_SIZE",
@@ -52,6 +53,8 @@ MAX_COMPRESSION_RATIO = 1032
 #: no single file in a wheel may claim more than this uncompressed (the largest real wheels on PyPI
 #: carry single CUDA libraries of ~1-3 GiB); anything beyond is refused as absurd.
 MAX_MEMBER_SIZE = 16 * 1024**3
+#: the install schemes a wheel's ``.data`` directory may hold (the wheel spec; pip refuses others).
+DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 #: a compressed tag set expands to the product of its parts; more than this is refused as absurd.
 MAX_TAGS = 4096
 #: members read whole into memory (``WheelReader.read``: METADATA, WHEEL, RECORD ...) are capped.
@@ -264,6 +267,11 @@ class WheelReader:
         self._record: Mapping[str, tuple[str | None, int | None]] = {}
         self.info: WheelInfo = _read_info(self)
 
+    @property
+    def path(self) -> Path:
+        """The wheel file."""
+        return self._path
+
     def __enter__(self) -> WheelReader:
         return self
 
@@ -320,6 +328,8 @@ def open_wheel(path: str | Path) -> WheelReader:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BadArchive(path, "no such file") from None
+    except IsADirectoryError:
+        raise BadArchive(path, "is a directory, not a wheel file") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise BadArchive(path, f"not a zip archive or truncated ({exc})") from None
     try:
@@ -362,6 +372,8 @@ def _check_members(path: Path, zf: zipfile.ZipFile) -> tuple[WheelMember, ...]:
             raise UnsafePath(path, f"member {name} is a symbolic link; wheels cannot carry links")
         if info.is_dir():
             continue
+        if info.flag_bits & 0x1:
+            raise BadArchive(path, f"member {name} is encrypted")
         if info.compress_type == zipfile.ZIP_STORED:
             if info.file_size != info.compress_size:
                 raise BadArchive(
@@ -387,7 +399,7 @@ def _check_members(path: Path, zf: zipfile.ZipFile) -> tuple[WheelMember, ...]:
             raise BadArchive(
                 path, f"member {name} declares an absurd size of {info.file_size} bytes"
             )
-        mode = stat.S_IMODE(unix_mode) if unix_mode else 0o644
+        mode = (unix_mode & 0o777) if unix_mode & 0o777 else 0o644
         members.append(WheelMember(name, info.file_size, mode, False))
     _check_overlap(path, infos)
     return tuple(members)
@@ -470,16 +482,19 @@ def _parse_record(path: Path, data: bytes) -> dict[str, tuple[str | None, int | 
 
 def _parse_entry_points(path: Path, data: bytes) -> Mapping[str, Mapping[str, str]]:
     """Parse ``entry_points.txt`` (an INI file; names are case-sensitive, no interpolation)."""
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=True)
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
         parser.read_string(data.decode("utf-8"))
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0]
         raise BadMetadata(path, f"entry_points.txt is malformed: {first}") from None
-    return MappingProxyType(
-        {s: MappingProxyType(dict(parser.items(s, raw=True))) for s in parser.sections()}
-    )
+    groups = {s: dict(parser.items(s, raw=True)) for s in parser.sections()}
+    for group in ("console_scripts", "gui_scripts"):
+        for script in groups.get(group, {}):
+            if script in ("", ".", "..") or any(c in script for c in "/\\\x00"):
+                raise UnsafePath(path, f"{group} name {script!r} is not a plain file name")
+    return MappingProxyType({g: MappingProxyType(eps) for g, eps in groups.items()})
 
 
 def _same_version(a: str, b: str) -> bool:
@@ -511,6 +526,16 @@ def _read_info(reader: WheelReader) -> WheelInfo:
         if hash_spec is None and name not in exempt and name in names:
             raise BadMetadata(path, f"RECORD gives no hash for {name}")
     reader._record = MappingProxyType(record)
+    data_dir = dist_info[: -len(".dist-info")] + ".data"
+    for name in sorted(names):
+        if name.startswith(data_dir + "/"):
+            scheme, sep, rest = name[len(data_dir) + 1 :].partition("/")
+            if scheme not in DATA_SCHEMES or not sep or not rest:
+                raise BadArchive(
+                    path,
+                    f"{name} is not under a known {data_dir} scheme "
+                    f"({', '.join(sorted(DATA_SCHEMES))})",
+                )
 
     wheel = _parse_headers(path, "WHEEL", reader.read(f"{dist_info}/WHEEL"))
     wheel_version = wheel.get("Wheel-Version")
@@ -565,7 +590,7 @@ def _read_info(reader: WheelReader) -> WheelInfo:
         path=path,
         filename=filename,
         dist_info=dist_info,
-        data_dir=dist_info[: -len(".dist-info")] + ".data",
+        data_dir=data_dir,
         metadata=metadata,
         metadata_bytes=metadata_bytes,
         root_is_purelib=purelib == "true",

@@ -98,7 +98,10 @@ class WheelWriter:
             raise BadArchive(self.path, f"duplicate member {arcname}")
         info = zipfile.ZipInfo(arcname, date_time=self._date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = (stat.S_IFREG | stat.S_IMODE(mode)) << 16
+        # zipfile.open("w") takes the level from the ZipInfo (3.13 renamed it compress_level and
+        # kept this name as an alias); without it every streamed member got level 6
+        info._compresslevel = self._compresslevel  # type: ignore[attr-defined]
+        info.external_attr = (stat.S_IFREG | (mode & 0o777)) << 16
         info.create_system = 3  # unix, so readers honour the mode bits
         return info
 

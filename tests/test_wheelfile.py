@@ -62,8 +62,8 @@ def build(
     return path
 
 
-def patch_central_size(path: Path, member: str, declared: int) -> None:
-    """Rewrite the uncompressed size a member declares in the central directory (zip-bomb style)."""
+def patch_central(path: Path, member: str, offset: int, fmt: str, value: int) -> None:
+    """Overwrite one field of a member's central-directory entry (sizes, flags) in place."""
     blob = bytearray(path.read_bytes())
     needle = member.encode()
     pos = 0
@@ -71,10 +71,15 @@ def patch_central_size(path: Path, member: str, declared: int) -> None:
         pos = blob.index(b"PK\x01\x02", pos)
         name_len = struct.unpack_from("<H", blob, pos + 28)[0]
         if bytes(blob[pos + 46 : pos + 46 + name_len]) == needle:
-            struct.pack_into("<I", blob, pos + 24, declared)
+            struct.pack_into(fmt, blob, pos + offset, value)
             break
         pos += 4
     path.write_bytes(bytes(blob))
+
+
+def patch_central_size(path: Path, member: str, declared: int) -> None:
+    """Rewrite the uncompressed size a member declares in the central directory (zip-bomb style)."""
+    patch_central(path, member, 24, "<I", declared)
 
 
 # --- file names -------------------------------------------------------------------------------
@@ -210,8 +215,8 @@ def test_unix_modes_are_kept(tmp_path: Path) -> None:
         items = [(i, zf.read(i)) for i in zf.infolist()]
     with zipfile.ZipFile(path, "w") as zf:
         for i, data in items:
-            if i.filename == "demo/tool.sh":
-                i.create_system, i.external_attr = 3, 0o100755 << 16
+            if i.filename == "demo/tool.sh":  # setuid asked for: only the permission bits survive
+                i.create_system, i.external_attr = 3, 0o104755 << 16
             zf.writestr(i, data)
             if i.filename == "demo/dos.txt":  # a DOS-made entry: no unix mode bits at all
                 zf.filelist[-1].create_system, zf.filelist[-1].external_attr = 0, 0
@@ -312,6 +317,38 @@ def test_absurd_declared_size_stored(tmp_path: Path) -> None:
 def test_other_compression_refused(tmp_path: Path) -> None:
     path = build(tmp_path, [("demo/a.py", b"x" * 100)], compression=zipfile.ZIP_BZIP2)
     _refused(path, BadArchive, "not stored or deflate")
+
+
+def test_encrypted_member_refused(tmp_path: Path) -> None:
+    path = build(tmp_path, [("demo/a.py", b"x")])
+    patch_central(path, "demo/a.py", 8, "<H", 0x1)
+    _refused(path, BadArchive, "member demo/a.py is encrypted")
+
+
+def test_overlapping_members_refused(tmp_path: Path) -> None:
+    # the overlapping-entry zip bomb: two central entries pointing into the same data
+    path = build(tmp_path, [("demo/a.py", b"a" * 200), ("demo/b.py", b"b" * 200)])
+    with zipfile.ZipFile(path) as zf:
+        first = zf.getinfo("demo/a.py").header_offset
+    patch_central(path, "demo/b.py", 42, "<I", first + 10)
+    _refused(path, BadArchive, "overlap in the archive")
+
+
+def test_directory_given(tmp_path: Path) -> None:
+    (tmp_path / "demo-1.0-py3-none-any.whl").mkdir()
+    _refused(tmp_path / "demo-1.0-py3-none-any.whl", BadArchive, "is a directory")
+
+
+def test_unknown_data_scheme(tmp_path: Path) -> None:
+    path = build(tmp_path, [("demo-1.0.data/etc/x.conf", b"x")])
+    _refused(path, BadArchive, "demo-1.0.data/etc/x.conf is not under a known demo-1.0.data scheme")
+
+
+@pytest.mark.parametrize("script", ["../../bin/evil", "sub/dir", ".."])
+def test_unsafe_script_names(tmp_path: Path, script: str) -> None:
+    text = f"[console_scripts]\n{script} = demo:main\n".encode()
+    path = build(tmp_path, [(f"{DI}/entry_points.txt", text)])
+    _refused(path, UnsafePath, f"console_scripts name {script!r} is not a plain file name")
 
 
 def test_two_dist_info_dirs(tmp_path: Path) -> None:

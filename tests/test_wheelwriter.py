@@ -37,6 +37,7 @@ def write_hello(directory: Path) -> Path:
     with WheelWriter(path) as ww:
         ww.add_stream("hello_cwb/__init__.py", io.BytesIO(MODULE))
         ww.add_bytes("hello_cwb/tool.sh", b"#!/bin/sh\necho hi\n", mode=0o755)
+        ww.add_bytes('hello_cwb/odd, "name".txt', b"commas and quotes are legal in paths\n")
         ww.add_bytes(f"{DI}/METADATA", METADATA)
         ww.add_bytes(f"{DI}/WHEEL", WHEEL)
         ww.add_bytes(f"{DI}/entry_points.txt", ENTRY_POINTS)
@@ -57,7 +58,25 @@ def test_round_trip_through_reader(tmp_path: Path) -> None:
         modes = {m.name: m.mode for m in wr.members}
         assert modes["hello_cwb/tool.sh"] == 0o755 and modes["hello_cwb/__init__.py"] == 0o644
         assert set(wr.info.record) == set(names)
+        assert wr.read('hello_cwb/odd, "name".txt').startswith(b"commas")
         wr.verify()
+
+
+@pytest.mark.parametrize("level", [0, 9])
+def test_compresslevel_applies_to_streamed_members(tmp_path: Path, level: int) -> None:
+    data = b"compressible line of text\n" * 40000
+    path = tmp_path / "x-1-py3-none-any.whl"
+    with WheelWriter(path, compresslevel=level) as ww:
+        ww.add_stream("x/streamed.txt", io.BytesIO(data))
+        ww.add_bytes("x/small.txt", data)
+        ww.add_bytes("x-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: x\nVersion: 1\n\n")
+        ww.add_bytes("x-1.dist-info/WHEEL", WHEEL)
+        ww.finish("x-1.dist-info")
+    with zipfile.ZipFile(path) as zf:
+        sizes = [zf.getinfo(n).compress_size for n in ("x/streamed.txt", "x/small.txt")]
+    for size in sizes:
+        # level 0 stores deflate blocks verbatim; level 9 shrinks this text more than 50-fold
+        assert size >= len(data) if level == 0 else size < len(data) // 50
 
 
 def test_writer_rejects_bad_names_and_duplicates(tmp_path: Path) -> None:
@@ -133,7 +152,7 @@ def test_large_member_streams_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "big-1-py3-none-any.whl"
     tracemalloc.start()
     try:
-        with WheelWriter(path, compresslevel=1) as ww:
+        with WheelWriter(path, compresslevel=0) as ww:
             ww.add_stream("big/blob.bin", io.BufferedReader(Blocks()))
             ww.add_bytes(
                 "big-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: big\nVersion: 1\n\n"
