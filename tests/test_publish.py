@@ -296,3 +296,26 @@ def test_unreachable_server_is_a_server_error() -> None:
     client = AnacondaClient(TOKEN, "http://127.0.0.1:9", retries=1, backoff=0, timeout=2)
     with pytest.raises(ServerError, match="cannot reach the server"):
         client.check_token()
+
+
+def test_force_on_a_conda_package_uses_a_valid_conda_keeper(
+        fake: FakeAnaconda, channel: Path) -> None:
+    art = next(a for a in collect_artifacts(channel) if a.name == "tzdata")
+    client = _client(fake)
+    # the server holds other bytes under the same name (an older build of the same file)
+    old = channel.parent / "old.conda"
+    old.write_bytes(b"an older tzdata build")
+    from conda_wheel_bridge.channel.anaconda_api import file_digests
+
+    client.add_package("alice", "tzdata", summary="tz", license=None, package_type="conda")
+    client.add_release("alice", "tzdata", "2025b", summary="tz")
+    sha, md5, size = file_digests(old)
+    client.upload("alice", "tzdata", "2025b", art.basename, old, distribution_type="conda",
+                  attrs=art.attrs, labels=["main"], sha256=sha, md5_b64=md5, size=size)
+    outcomes = publish_to_anaconda([art], owner="alice", client=client, force=True)
+    assert [o.action for o in outcomes] == ["replaced"]
+    assert fake.content("alice", "tzdata", art.basename) == art.path.read_bytes()
+    assert fake.dropped_packages == []
+    staged = [r.path for r in iter_requests(fake, "api") if r.path.startswith("/stage/")]
+    assert "/stage/alice/tzdata/2025b/noarch/tzdata-2025b-h78e105d_0_cwbkeep.conda" in staged
+    assert list(fake.files("alice", "tzdata")) == [art.basename]
