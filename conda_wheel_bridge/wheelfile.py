@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import IO, Any, cast
+from typing import IO, Any, NoReturn, cast
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
@@ -201,55 +201,58 @@ class WheelInfo:
 
 
 class _VerifyingReader(io.RawIOBase):
-    """Raw stream over one zip member that checks size and hash against RECORD at end of file."""
+    """Raw stream over one zip member; checks the RECORD hash as soon as the last byte is read.
 
-    def __init__(
-        self, where: str, name: str, raw: IO[bytes], expected: tuple[str | None, int | None]
-    ):
+    RECORD sizes are matched against the zip's declared sizes at open time, so the declared size
+    tells when the member is complete: a caller that reads exactly ``size`` bytes is verified too.
+    """
+
+    def __init__(self, where: str, name: str, raw: IO[bytes], size: int, hash_spec: str | None):
         super().__init__()
         self._where, self._name, self._raw = where, name, raw
-        self._hash_spec, self._size = expected
-        algo = self._hash_spec.split("=", 1)[0] if self._hash_spec else "sha256"
+        self._size, self._hash_spec = size, hash_spec
+        algo = hash_spec.split("=", 1)[0] if hash_spec else "sha256"
         self._hasher = hashlib.new(algo)
         self._seen = 0
         self._done = False
+        self._error: BadArchive | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self._done:
-            return 0
+        if self._error is not None:
+            raise self._error
         view = memoryview(buffer).cast("B")
-        try:
-            data = self._raw.read(len(view))
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise BadArchive(self._where, f"corrupt member {self._name}: {exc}") from None
-        if not data and len(view):
+        if self._done or not len(view):
+            return 0
+        if self._seen == self._size:  # an empty member: nothing to read, but still verified
             self._finish()
             return 0
+        try:
+            data = self._raw.read(min(len(view), self._size - self._seen))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            self._fail(f"corrupt member {self._name}: {exc}")
+        if not data:
+            self._fail(f"member {self._name} ended after {self._seen} of {self._size} bytes")
         self._hasher.update(data)
         self._seen += len(data)
-        if self._size is not None and self._seen > self._size:
-            raise BadArchive(
-                self._where, f"RECORD size mismatch for {self._name}: more than {self._size} bytes"
-            )
         view[: len(data)] = data
+        if self._seen == self._size:
+            self._finish()
         return len(data)
+
+    def _fail(self, reason: str) -> NoReturn:
+        self._error = BadArchive(self._where, reason)
+        raise self._error
 
     def _finish(self) -> None:
         self._done = True
-        if self._size is not None and self._seen != self._size:
-            raise BadArchive(
-                self._where,
-                f"RECORD size mismatch for {self._name}: {self._seen} bytes, "
-                f"RECORD says {self._size}",
-            )
         if self._hash_spec:
-            _algo, _, want = self._hash_spec.partition("=")
+            want = self._hash_spec.partition("=")[2].rstrip("=")
             got = base64.urlsafe_b64encode(self._hasher.digest()).rstrip(b"=").decode()
-            if got != want.rstrip("="):
-                raise BadArchive(self._where, f"RECORD hash mismatch for {self._name}")
+            if got != want:
+                self._fail(f"RECORD hash mismatch for {self._name}")
 
     def close(self) -> None:
         self._raw.close()
@@ -292,12 +295,13 @@ class WheelReader:
         name = member.name if isinstance(member, WheelMember) else member
         if name not in self._by_name:
             raise BadArchive(self._path, f"no member {name} in the archive")
-        expected = self._record.get(name, (None, None))
+        hash_spec = self._record.get(name, (None, None))[0]
+        size = self._by_name[name].size
         try:
             raw = self._zf.open(name)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
             raise BadArchive(self._path, f"cannot read member {name}: {exc}") from None
-        stream = _VerifyingReader(str(self._path), name, raw, expected)
+        stream = _VerifyingReader(str(self._path), name, raw, size, hash_spec)
         return cast(IO[bytes], io.BufferedReader(stream, buffer_size=_CHUNK))
 
     def read(self, name: str) -> bytes:
@@ -522,9 +526,16 @@ def _read_info(reader: WheelReader) -> WheelInfo:
         if name.endswith("/") or name in exempt:
             continue
         raise BadArchive(path, f"RECORD lists {name}, which is not in the archive")
-    for name, (hash_spec, _size) in record.items():
-        if hash_spec is None and name not in exempt and name in names:
+    sizes = {m.name: m.size for m in reader.members}
+    for name, (hash_spec, size) in record.items():
+        if name in exempt or name not in names:
+            continue
+        if hash_spec is None:
             raise BadMetadata(path, f"RECORD gives no hash for {name}")
+        if size is not None and size != sizes[name]:
+            raise BadArchive(
+                path, f"RECORD size mismatch for {name}: RECORD says {size}, zip says {sizes[name]}"
+            )
     reader._record = MappingProxyType(record)
     data_dir = dist_info[: -len(".dist-info")] + ".data"
     for name in sorted(names):

@@ -399,33 +399,49 @@ def test_malformed_entry_points(tmp_path: Path) -> None:
 
 
 def test_record_hash_mismatch_detected_while_streaming(tmp_path: Path) -> None:
-    path = build(tmp_path, [("demo/a.py", b"original")])
+    size = 3 * 1024 * 1024  # larger than the stream's buffer, so it is read in several pieces
+    original, tampered = b"a" * size, b"a" * (size - 1) + b"b"
+    path = build(tmp_path, [("demo/a.bin", original)])
     # swap the member's content for one of the same size: RECORD and zip CRC stay self-consistent
     with zipfile.ZipFile(path) as zf:
         items = [(i, zf.read(i)) for i in zf.infolist()]
     with zipfile.ZipFile(path, "w") as zf:
         for i, data in items:
-            zf.writestr(i, b"tampered" if i.filename == "demo/a.py" else data)
+            zf.writestr(i, tampered if i.filename == "demo/a.bin" else data)
     with open_wheel(path) as wr:  # open time reads no payload
-        stream = wr.open("demo/a.py")
-        assert stream.read(4) == b"tamp"
+        stream = wr.open("demo/a.bin")
+        assert stream.read(4) == b"aaaa"
         with pytest.raises(BadArchive) as info:
-            stream.read()
-    assert str(info.value) == f"{path}: RECORD hash mismatch for demo/a.py"
+            while stream.read(65536):
+                pass
+    assert str(info.value) == f"{path}: RECORD hash mismatch for demo/a.bin"
 
 
-def test_record_size_mismatch_detected_while_streaming(tmp_path: Path) -> None:
+def test_record_size_mismatch(tmp_path: Path) -> None:
     path = build(
         tmp_path,
         [("demo/a.py", b"abc")],
         record_skip=["demo/a.py"],
         record_extra=[f"demo/a.py,{record_hash(b'abc')},4"],
     )
-    with (
-        open_wheel(path) as wr,
-        pytest.raises(BadArchive, match=r"RECORD size mismatch for demo/a\.py"),
-    ):
-        wr.read("demo/a.py")
+    _refused(path, BadArchive, "RECORD size mismatch for demo/a.py: RECORD says 4, zip says 3")
+
+
+def test_hash_checked_when_exactly_size_bytes_are_read(tmp_path: Path) -> None:
+    path = build(tmp_path, [("demo/a.py", b"original")])
+    with zipfile.ZipFile(path) as zf:
+        items = [(i, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, data in items:
+            zf.writestr(i, b"tampered" if i.filename == "demo/a.py" else data)
+    with open_wheel(path) as wr:
+        member = next(m for m in wr.members if m.name == "demo/a.py")
+        fh = wr.open(member)
+        # a caller that reads exactly the declared size never asks for EOF: still verified
+        with pytest.raises(BadArchive, match=r"RECORD hash mismatch for demo/a\.py"):
+            fh.read(member.size)
+        with pytest.raises(BadArchive, match="RECORD hash mismatch"):  # and it stays failed
+            fh.read()
 
 
 def test_unknown_member(tmp_path: Path) -> None:
@@ -439,13 +455,17 @@ def test_unknown_member(tmp_path: Path) -> None:
 BIG = 320 * 1024 * 1024
 
 
-def test_streaming_large_member_keeps_memory_bounded(tmp_path: Path) -> None:
-    block = os.urandom(1024 * 1024)
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"]
+)
+def test_streaming_large_member_keeps_memory_bounded(tmp_path: Path, compression: int) -> None:
+    # stored: 1 MiB of random bytes repeated; deflated: a 4 KiB random period (fast to compress)
+    block = os.urandom(1024 * 1024) if compression == zipfile.ZIP_STORED else os.urandom(4096) * 256
     payload_hash = __import__("hashlib").sha256()
     path = tmp_path / "big-1.0-py3-none-any.whl"
     di = "big-1.0.dist-info"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        with zf.open(zipfile.ZipInfo("big/blob.bin"), "w", force_zip64=True) as dest:
+    with zipfile.ZipFile(path, "w", compression=compression, compresslevel=1) as zf:
+        with zf.open("big/blob.bin", "w", force_zip64=True) as dest:
             for _ in range(BIG // len(block)):
                 dest.write(block)
                 payload_hash.update(block)
