@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,16 @@ def test_detect_as_a_program() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert any(p["name"] == "__archspec" for p in json.loads(done.stdout)["virtual_packages"])
+
+
+def test_gpu_check_script_agrees_with_py_rattler_here() -> None:
+    """scripts/gpu_check.py (run on the GPU machine) also runs here: no disagreement."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.py"
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    report = json.loads(done.stdout)
+    assert report["disagreements"] == [], report["disagreements"]
+    assert done.returncode == 0
+    names = {p["name"] for p in report["cwb_detect"]["virtual_packages"]}
+    assert names == {text.split("=")[0] for text in report["py_rattler"]}
