@@ -89,6 +89,11 @@ def file_digests(path: Path) -> tuple[str, str, int]:
     return sha.hexdigest(), base64.b64encode(md5.digest()).decode("ascii"), size
 
 
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth hook that adds nothing, so ``requests`` does not apply ``.netrc`` credentials."""
+    return request
+
+
 def _valid_token(token: str) -> bool:
     return token.isascii() and token.isprintable() and not any(c.isspace() for c in token)
 
@@ -168,7 +173,7 @@ class AnacondaClient:
             raise AuthError("ANACONDA_API_TOKEN", "malformed token (spaces or control characters)")
         self.__token = token or ""
         self._session = session or requests.Session()
-        self._session.trust_env = False  # no .netrc credentials, no proxies from the environment
+        self._session.auth = _no_netrc  # proxies from the environment, but never .netrc logins
         self._session.headers.update(
             {
                 "User-Agent": f"conda-wheel-bridge/{__version__}",
@@ -214,9 +219,8 @@ class AnacondaClient:
                         method, url, json=json, data=data, headers=headers, timeout=self.timeout
                     )
                 else:  # the storage location gets none of the API session's headers
-                    res = requests.request(
-                        method, url, data=data, headers=headers, timeout=self.timeout
-                    )
+                    res = requests.request(method, url, data=data, headers=headers,
+                                           auth=_no_netrc, timeout=self.timeout)
             except requests.RequestException as exc:
                 if attempt < self.retries:
                     self._sleep(attempt, f"{method} {url}: {type(exc).__name__}")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import tarfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import zstandard
 from conda_package_streaming.package_streaming import stream_conda_info
 
 from ..errors import BadArchive, BadMetadata
@@ -111,6 +113,10 @@ def read_conda_facts(path: Path) -> CondaFacts:
 
 
 def _info_files(name: str, fileobj: IO[bytes]) -> dict[str, bytes]:
+    if name.endswith(".conda") and isinstance(fileobj, io.BytesIO):
+        fast = _fast_conda_info(name, fileobj.getbuffer())
+        if fast is not None:
+            return fast
     found: dict[str, bytes] = {}
     for tar, member in stream_conda_info(name, fileobj):
         if member.name in _WANTED and member.isfile():
@@ -151,3 +157,109 @@ def _python_dist(paths_json: Mapping[str, Any]) -> str | None:
         if parent.endswith(".egg-info") and tail == "PKG-INFO":
             return head
     return None
+
+
+# --- fast path for the common .conda layout ---------------------------------------------------
+# A .conda is a stored (uncompressed) zip whose ``info-<stem>.tar.zst`` member holds a plain tar.
+# Reading that member straight from the zip's central directory and walking the tar headers by
+# hand is several times faster than zipfile + tarfile for the small info/ archives indexing reads.
+# Anything unusual (zip64, compression, odd tar types) returns None and takes the general path.
+
+_EOCD = b"PK\x05\x06"
+_CDIR = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+
+
+def _fast_conda_info(name: str, data: memoryview) -> dict[str, bytes] | None:
+    member = _stored_member(data, f"info-{name[: -len('.conda')]}.tar.zst".encode())
+    if member is None:
+        return None
+    try:
+        tar = zstandard.ZstdDecompressor().decompressobj().decompress(member)
+    except zstandard.ZstdError:
+        return None
+    return _tar_members(tar, _WANTED)
+
+
+def _stored_member(data: memoryview, wanted: bytes) -> bytes | None:
+    end = bytes(data[-65557:])
+    at = end.rfind(_EOCD)
+    if at < 0 or len(end) - at < 22:
+        return None
+    count, _size, cd_offset = struct.unpack_from("<HII", end, at + 10)
+    pos = cd_offset
+    for _ in range(count):
+        if bytes(data[pos:pos + 4]) != _CDIR:
+            return None
+        method, = struct.unpack_from("<H", data, pos + 10)
+        csize, usize, nlen, xlen, clen = struct.unpack_from("<IIHHH", data, pos + 20)
+        local, = struct.unpack_from("<I", data, pos + 42)
+        fname = bytes(data[pos + 46:pos + 46 + nlen])
+        pos += 46 + nlen + xlen + clen
+        if fname != wanted:
+            continue
+        if method != 0 or csize != usize or csize == 0xFFFFFFFF:
+            return None
+        if bytes(data[local:local + 4]) != _LOCAL:
+            return None
+        lnlen, lxlen = struct.unpack_from("<HH", data, local + 26)
+        start = local + 30 + lnlen + lxlen
+        return bytes(data[start:start + csize])
+    return None
+
+
+def _tar_members(tar: bytes, wanted: set[str]) -> dict[str, bytes] | None:
+    found: dict[str, bytes] = {}
+    pos, size_total = 0, len(tar)
+    long_name: str | None = None
+    while pos + 512 <= size_total:
+        header = tar[pos:pos + 512]
+        if header.count(0) == 512:
+            break
+        try:
+            size = int(header[124:136].rstrip(b"\0 ").decode() or "0", 8)
+        except ValueError:
+            return None  # base-256 sizes and other rarities: the general reader handles them
+        kind = header[156:157]
+        body = tar[pos + 512:pos + 512 + size]
+        pos += 512 + (size + 511) // 512 * 512
+        if kind == b"x":  # PAX extended header: only ``path`` matters here
+            long_name = _pax_path(body)
+            continue
+        if kind == b"L":  # GNU long name
+            long_name = body.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            continue
+        if kind in (b"g",):
+            continue
+        member = long_name or _ustar_name(header)
+        long_name = None
+        if kind in (b"0", b"\0") and member in wanted:
+            found[member] = body
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def _ustar_name(header: bytes) -> str:
+    name = header[0:100].split(b"\0", 1)[0]
+    if header[257:262] == b"ustar":
+        prefix = header[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    return name.decode("utf-8", "surrogateescape")
+
+
+def _pax_path(body: bytes) -> str | None:
+    pos = 0
+    path = None
+    while pos < len(body):
+        space = body.find(b" ", pos)
+        if space < 0:
+            break
+        length = int(body[pos:space])
+        record = body[space + 1:pos + length - 1]
+        key, _, value = record.partition(b"=")
+        if key == b"path":
+            path = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return path

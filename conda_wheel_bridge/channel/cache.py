@@ -17,7 +17,7 @@ from ..atomic import atomic_write_bytes
 __all__ = ["CACHE_VERSION", "Entry", "fresh_entry", "load_cache", "save_cache"]
 
 #: bump when the facts stored per file change shape; an old cache is then ignored
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 #: ``{"size": int, "mtime_ns": int, "sha256": str, "facts": {...}}``
 Entry = dict[str, Any]

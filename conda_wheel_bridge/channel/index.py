@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,13 +80,15 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
     with channel_lock(state / "index.lock", timeout=lock_timeout):
         _clean_leftovers(root, state)
         (root / "noarch").mkdir(exist_ok=True)
-        all_records: dict[str, dict[str, dict[str, Any]]] = {}
+        all_entries: dict[str, dict[str, Entry]] = {}
         wheels: list[dict[str, Any]] = []
         pythonic: list[tuple[Path, dict[str, Any]]] = []
+        any_changed = False
         for subdir in _subdirs(root):
-            entries = _scan_subdir(root, subdir, state, report, jobs=jobs)
-            records = _write_subdir(root, subdir, entries, report, zstd_level=zstd_level)
-            all_records[subdir] = records
+            entries, changed = _scan_subdir(root, subdir, state, report, jobs=jobs)
+            any_changed |= _write_subdir(root, subdir, entries, report, changed=changed,
+                                         zstd_level=zstd_level) or changed
+            all_entries[subdir] = entries
             for fn, entry in entries.items():
                 facts = entry["facts"]
                 if fn.endswith(".whl"):
@@ -94,7 +97,8 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
                     pythonic.append((root / subdir / fn, entry))
             if progress is not None:
                 progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
-        _write_channeldata(root, all_records)
+        if any_changed or not (root / "channeldata.json").is_file():
+            _write_channeldata(root, all_entries)
         if simple:
             if export_wheels:
                 wheels += _exported_wheels(root, pythonic, state, report,
@@ -127,8 +131,9 @@ def _subdirs(root: Path) -> list[str]:
 
 
 def _scan_subdir(root: Path, subdir: str, state: Path, report: IndexReport, *,
-                 jobs: int | None) -> dict[str, Entry]:
-    """Cache entries for every artifact in ``subdir``, reading only new or changed files."""
+                 jobs: int | None) -> tuple[dict[str, Entry], bool]:
+    """Cache entries for every artifact in ``subdir`` (reading only new or changed files), and
+    whether anything differs from the last run."""
     cache_path = state / "cache" / f"{subdir}.json"
     cache = load_cache(cache_path)
     current: dict[str, Entry] = {}
@@ -150,40 +155,40 @@ def _scan_subdir(root: Path, subdir: str, state: Path, report: IndexReport, *,
             report.reused += 1
         else:
             todo.append((name, st))
-    changed = bool(todo) or set(current) != set(cache)
+    changed = bool(todo) or len(current) != len(cache)
     if todo:
         paths = [root / subdir / name for name, _ in todo]
         # a file whose mtime changed but whose bytes did not keeps its facts
         facts_list = _read_many(paths, cache, jobs=jobs)
         now = int(time.time() * 1000)
         for (name, st), facts in zip(todo, facts_list, strict=True):
-            old = cache.get(name)
-            indexed = (old or {}).get("facts", {}).get("indexed_timestamp", now)
-            if old is not None and old.get("sha256") == facts["sha256"]:
-                indexed = old["facts"].get("indexed_timestamp", now)
-            facts["indexed_timestamp"] = indexed
+            facts.setdefault("indexed_timestamp", now)
             current[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
                              "sha256": facts["sha256"], "facts": facts}
         report.read += len(todo)
     if changed or not cache_path.exists():
         save_cache(cache_path, current)
-    return current
+    return current, changed
 
 
 def _read_many(paths: list[Path], cache: Mapping[str, Entry], *, jobs: int | None
                ) -> list[dict[str, Any]]:
-    reuse = {str(p): cache[p.name] for p in paths if p.name in cache}
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    olds = [cache.get(p.name) for p in paths]
+    workers = jobs if jobs is not None else min(4, os.cpu_count() or 1)
     if len(paths) < _PARALLEL_THRESHOLD or workers <= 1:
-        return [_read_one(p, reuse.get(str(p))) for p in paths]
-    ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        return [_read_one(p, old) for p, old in zip(paths, olds, strict=True)]
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(_read_one, paths, [reuse.get(str(p)) for p in paths],
+        return list(pool.map(_read_one, paths, olds,
                              chunksize=max(1, len(paths) // (workers * 8))))
 
 
 def _read_one(path: Path, old: Entry | None = None) -> dict[str, Any]:
-    """Facts of one artifact; a cached entry whose hash still matches is reused unread."""
+    """Facts of one artifact; a cached entry whose hash still matches is reused unread.
+
+    A conda artifact's repodata record is kept as its final JSON text, so a later run writes
+    ``repodata.json`` by joining texts instead of encoding every record again.
+    """
     if old is not None:
         _, sha, _ = file_hashes(path)
         if sha == old.get("sha256"):
@@ -192,63 +197,89 @@ def _read_one(path: Path, old: Entry | None = None) -> dict[str, Any]:
         facts = read_wheel_facts(path)
         facts["kind"] = "whl"
         return facts
-    facts = read_conda_facts(path)
-    facts["kind"] = "conda"
-    facts["sha256"] = facts["record"]["sha256"]
-    return facts
+    read = read_conda_facts(path)
+    record, about = read["record"], read["about"]
+    return {
+        "kind": "conda",
+        "sha256": record["sha256"],
+        "record_json": json.dumps(record, sort_keys=True, separators=(",", ":")),
+        "name": record["name"],
+        "version": record["version"],
+        "timestamp": record.get("timestamp"),
+        "license": record.get("license"),
+        "about": {k: about[k] for k in _ABOUT_KEYS if isinstance(about.get(k), str)},
+        "run_exports": read["run_exports"],
+        "python_dist": read["python_dist"],
+    }
 
 
 # --- repodata -------------------------------------------------------------------------------------
 
 def _write_subdir(root: Path, subdir: str, entries: Mapping[str, Entry], report: IndexReport, *,
-                  zstd_level: int) -> dict[str, dict[str, Any]]:
-    packages: dict[str, dict[str, Any]] = {}
-    conda: dict[str, dict[str, Any]] = {}
+                  changed: bool, zstd_level: int) -> bool:
+    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written."""
+    conda_texts: dict[str, list[str]] = {"packages": [], "packages.conda": []}
     whl: dict[str, dict[str, Any]] = {}
     run_exports: dict[str, dict[str, dict[str, Any]]] = {"packages": {}, "packages.conda": {}}
     for fn in sorted(entries):
         facts = entries[fn]["facts"]
         if facts["kind"] == "whl":
-            if subdir != "noarch":
-                continue
-            if not is_pure(facts):
-                report.skipped.append(f"{subdir}/{fn}: not pure Python, no v3.whl record "
-                                      "(listed under simple/ only)")
-                continue
-            if facts.get("variant_label"):
-                report.skipped.append(f"{subdir}/{fn}: variant wheel, no v3.whl record "
-                                      "(listed under simple/ only)")
-                continue
-            key, record = whl_record(facts, indexed_timestamp=facts["indexed_timestamp"])
-            whl[key] = record
+            record = _whl_record_or_none(subdir, fn, facts, report)
+            if record is not None:
+                whl[record[0]] = record[1]
             continue
-        record = facts["record"]
         section = "packages.conda" if fn.endswith(".conda") else "packages"
-        (conda if section == "packages.conda" else packages)[fn] = record
+        conda_texts[section].append(f"{json.dumps(fn)}:{facts['record_json']}")
         if facts.get("run_exports"):
             run_exports[section][fn] = {"run_exports": facts["run_exports"]}
+    report.subdirs[subdir] = len(conda_texts["packages"]) + len(conda_texts["packages.conda"])
+    report.whl_records += len(whl)
+    target = root / subdir / "repodata.json"
+    zst = root / subdir / "repodata.json.zst"
+    if not changed and target.is_file() and zst.is_file():
+        return False
     info: dict[str, Any] = {"subdir": subdir}
-    repodata: dict[str, Any] = {"info": info, "packages": packages, "packages.conda": conda,
-                                "removed": [], "repodata_version": 1}
     if whl:
         stamps = [r["indexed_timestamp"] for r in whl.values()]
         info["repodata_revisions"] = {"v3": {"n_packages": len(whl), "oldest": min(stamps),
                                              "newest": max(stamps)}}
-        repodata["v3"] = {"whl": whl}
-    report.subdirs[subdir] = len(packages) + len(conda)
-    report.whl_records += len(whl)
-    body = json.dumps(repodata, indent=1, sort_keys=True).encode()
-    target = root / subdir / "repodata.json"
+    # keys in sorted order, as json.dumps(sort_keys=True) would write them
+    parts = ['{"info":', _compact(info),
+             ',"packages":{', ",".join(conda_texts["packages"]),
+             '},"packages.conda":{', ",".join(conda_texts["packages.conda"]),
+             '},"removed":[],"repodata_version":1']
+    if whl:
+        parts += [',"v3":', _compact({"whl": whl})]
+    parts.append("}")
+    body = "".join(parts).encode()
     if _same_content(target, body):
-        return {**packages, **conda}
+        return False
     # the compressed twin first: a reader that prefers .zst never sees it older than the .json
     cctx = zstandard.ZstdCompressor(level=zstd_level, threads=-1)
-    atomic_write_bytes(root / subdir / "repodata.json.zst", cctx.compress(body))
+    atomic_write_bytes(zst, cctx.compress(body))
     atomic_write_bytes(target, body)
     exports = {"info": {"subdir": subdir, "version": 1}, **run_exports}
-    atomic_write_bytes(root / subdir / "run_exports.json",
-                       json.dumps(exports, indent=1, sort_keys=True).encode())
-    return {**packages, **conda}
+    atomic_write_bytes(root / subdir / "run_exports.json", _compact(exports).encode())
+    return True
+
+
+def _whl_record_or_none(subdir: str, fn: str, facts: dict[str, Any], report: IndexReport
+                        ) -> tuple[str, dict[str, Any]] | None:
+    if subdir != "noarch":
+        return None
+    if not is_pure(facts):
+        report.skipped.append(f"{subdir}/{fn}: not pure Python, no v3.whl record "
+                              "(listed under simple/ only)")
+        return None
+    if facts.get("variant_label"):
+        report.skipped.append(f"{subdir}/{fn}: variant wheel, no v3.whl record "
+                              "(listed under simple/ only)")
+        return None
+    return whl_record(facts, indexed_timestamp=facts["indexed_timestamp"])
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _same_content(path: Path, body: bytes) -> bool:
@@ -266,33 +297,42 @@ def _same_content(path: Path, body: bytes) -> bool:
 _ABOUT_KEYS = ("description", "dev_url", "doc_url", "home", "license", "source_url", "summary")
 
 
-def _write_channeldata(root: Path, all_records: Mapping[str, Mapping[str, dict[str, Any]]]
-                       ) -> None:
+def _write_channeldata(root: Path, entries: Mapping[str, Mapping[str, Entry]]) -> None:
     """``channeldata.json``: per package name, the newest version's summary over all subdirs."""
-    from rattler import Version
-
+    by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for subdir, files in sorted(entries.items()):
+        for entry in files.values():
+            facts = entry["facts"]
+            if facts["kind"] == "conda":
+                by_name.setdefault(facts["name"], []).append((subdir, facts))
     packages: dict[str, dict[str, Any]] = {}
-    newest: dict[str, tuple[Version, int]] = {}
-    for subdir, records in sorted(all_records.items()):
-        for record in records.values():
-            name = record["name"]
-            entry = packages.setdefault(name, {"subdirs": []})
-            if subdir not in entry["subdirs"]:
-                entry["subdirs"].append(subdir)
-            key = (Version(record["version"]), int(record.get("timestamp", 0) or 0))
-            if name not in newest or key > newest[name]:
-                newest[name] = key
-                entry["version"] = record["version"]
-                entry["timestamp"] = int(record.get("timestamp", 0) or 0) // 1000 or None
-                entry["license"] = record.get("license")
-    data = {"channeldata_version": 1,
-            "packages": {name: {k: v for k, v in sorted(p.items()) if v is not None}
-                         for name, p in sorted(packages.items())},
-            "subdirs": sorted(all_records)}
-    body = json.dumps(data, indent=1, sort_keys=True).encode()
+    for name, found in sorted(by_name.items()):
+        best = found[0][1] if len(found) == 1 else max(
+            (f for _, f in found), key=lambda f: (_version(f["version"]), f["timestamp"] or 0))
+        summary: dict[str, Any] = {**best["about"],
+                                   "subdirs": sorted({s for s, _ in found}),
+                                   "version": best["version"]}
+        if best.get("license"):
+            summary["license"] = best["license"]
+        if best.get("timestamp"):
+            summary["timestamp"] = int(best["timestamp"]) // 1000
+        exports = {f["version"]: f["run_exports"] for _, f in found if f.get("run_exports")}
+        summary["run_exports"] = exports
+        packages[name] = summary
+    data = {"channeldata_version": 1, "packages": packages, "subdirs": sorted(entries)}
+    body = _compact(data).encode()
     target = root / "channeldata.json"
     if not (target.exists() and target.read_bytes() == body):
         atomic_write_bytes(target, body)
+
+
+def _version(text: str) -> Any:
+    from rattler import Version
+
+    try:
+        return Version(text)
+    except Exception:  # not a conda version: rank it below every real one
+        return Version("0")
 
 
 # --- wheels exported from conda packages ---------------------------------------------------------

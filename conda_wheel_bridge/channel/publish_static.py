@@ -20,7 +20,14 @@ from urllib.request import url2pathname
 from ..atomic import atomic_output
 from ..errors import CwbError
 
-__all__ = ["StaticCopy", "destination_path", "ensure_indexed", "plan_static", "publish_static"]
+__all__ = [
+    "StaticCopy",
+    "destination_path",
+    "ensure_indexed",
+    "plan_static",
+    "publish_static",
+    "unindexed_subdirs",
+]
 
 _CHUNK = 1 << 20
 _SUBDIR_RE = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
@@ -55,14 +62,19 @@ def destination_path(dest: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
-def ensure_indexed(channel: Path) -> None:
-    """Index ``channel`` with ``cwb index`` when a subdir holding packages has no repodata."""
+def unindexed_subdirs(channel: Path) -> list[Path]:
+    """Subdirs of ``channel`` that hold packages or wheels but no ``repodata.json``."""
     if not channel.is_dir():
         raise CwbError(channel, "not a channel directory")
-    needs = [sub for sub in channel.iterdir()
-             if sub.is_dir() and _SUBDIR_RE.match(sub.name)
-             and not (sub / "repodata.json").is_file()
-             and any(p.name.endswith(_ARTIFACT_EXTS) for p in sub.iterdir())]
+    return sorted(sub for sub in channel.iterdir()
+                  if sub.is_dir() and _SUBDIR_RE.match(sub.name)
+                  and not (sub / "repodata.json").is_file()
+                  and any(p.name.endswith(_ARTIFACT_EXTS) for p in sub.iterdir()))
+
+
+def ensure_indexed(channel: Path) -> None:
+    """Index ``channel`` with ``cwb index`` when a subdir holding packages has no repodata."""
+    needs = unindexed_subdirs(channel)
     if not needs:
         return
     try:
@@ -112,15 +124,13 @@ def publish_static(
 ) -> list[StaticCopy]:
     """Copy the indexed ``channel`` to ``dest`` file by file, indexes last; return each step.
 
-    Files already at the destination with the same size and sha256 are left alone.
+    Files already at the destination with the same size and sha256 are left alone. A dry run
+    of a channel not indexed yet plans the files there now (``cwb index`` would run first).
     """
     channel = Path(channel)
     target = destination_path(dest)
     if not dry_run:
         ensure_indexed(channel)
-    elif not any((sub / "repodata.json").is_file() for sub in channel.iterdir()
-                 if sub.is_dir()):
-        raise CwbError(channel, "no repodata.json: run `cwb index` on the channel first")
     if target.resolve() == channel.resolve() or channel.resolve() in target.resolve().parents:
         raise CwbError(target, "the destination is inside the channel")
     if target.exists() and not target.is_dir():
