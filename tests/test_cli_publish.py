@@ -195,3 +195,12 @@ def test_static_publish_through_the_cli(cwb: Cwb, channel: Path, tmp_path: Path)
     assert rc == 1 and "--owner" in err
     rc, _, _ = cwb("publish", channel)
     assert rc == 2  # argparse: --owner or --to is required
+
+
+def test_static_dry_run_changes_nothing(cwb: Cwb, channel: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    rc, out, err = cwb("publish", channel, "--to", dest, "--dry-run")
+    assert rc == 0, err
+    assert out.startswith(f"plan: index {channel} first")
+    assert "would copy noarch/tzdata-2025b-h78e105d_0.conda" in out
+    assert not dest.exists() and not (channel / "noarch" / "repodata.json").exists()

@@ -319,3 +319,16 @@ def test_force_on_a_conda_package_uses_a_valid_conda_keeper(
     staged = [r.path for r in iter_requests(fake, "api") if r.path.startswith("/stage/")]
     assert "/stage/alice/tzdata/2025b/noarch/tzdata-2025b-h78e105d_0_cwbkeep.conda" in staged
     assert list(fake.files("alice", "tzdata")) == [art.basename]
+
+
+def test_netrc_credentials_are_never_applied(fake: FakeAnaconda, channel: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    arts = collect_artifacts(channel)[:2]
+    assert {o.action for o in publish_to_anaconda(arts, owner="alice", client=_client(fake))} == {
+        "uploaded"}
+    assert {r.authorization for r in iter_requests(fake, "api")} == {f"token {TOKEN}"}
+    assert {r.authorization for r in iter_requests(fake, "storage")} == {None}

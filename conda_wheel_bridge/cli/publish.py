@@ -22,7 +22,12 @@ from ..channel.publish import (
     validate_label,
     validate_owner,
 )
-from ..channel.publish_static import StaticCopy, destination_path, publish_static
+from ..channel.publish_static import (
+    StaticCopy,
+    destination_path,
+    publish_static,
+    unindexed_subdirs,
+)
 from ..errors import CwbError
 
 __all__ = ["TOKEN_VARIABLE", "add_parser", "run"]
@@ -141,6 +146,8 @@ def _run_static(args: argparse.Namespace) -> int:
         print()
         return 0
     if args.dry_run:
+        if unindexed_subdirs(args.channel):
+            print(f"plan: index {args.channel} first (no repodata.json yet), then:")
         print(f"plan: copy {args.channel} to {dest}, packages first, indexes last")
         for step in steps:
             what = ("would index" if step.index else "would copy") if step.copied else "same"
