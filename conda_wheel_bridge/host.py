@@ -317,8 +317,12 @@ def virtual_packages(
         out.append(VirtualPackage("__linux", linux or "0"))
         glibc = _override(env, "glibc")
         if glibc is None:
-            on_native = subdir == native and readings.libc and readings.libc[0] == "glibc"
-            glibc = readings.libc[1] if on_native and readings.libc else "2.17"
+            libc = readings.libc if subdir == native else None
+            if libc is None:
+                glibc = "2.17"  # CEP 30: a default when the version cannot be read
+            elif libc[0] == "glibc":
+                glibc = libc[1]
+            # another libc (musl): no __glibc
         if glibc:
             out.append(VirtualPackage("__glibc", glibc))
     if plat == "osx":

@@ -276,3 +276,12 @@ def test_report_json_shape() -> None:
     ]
     assert data["variant_properties"]["aarch64"]["version"][0] == "8.2a"
     assert data["readings"]["microarchitecture"] == "neoverse_n1"
+
+
+def test_musl_host_has_no_glibc() -> None:
+    musl = host.HostReadings(system="Linux", machine="x86_64", libc=("musl", "1.2"))
+    names = {p.name for p in host.virtual_packages(musl, {})}
+    assert "__glibc" not in names and "__linux" in names
+    unread = host.HostReadings(system="Linux", machine="x86_64")
+    glibc = {p.name: p for p in host.virtual_packages(unread, {})}["__glibc"]
+    assert glibc.version == "2.17"  # CEP 30's default when it cannot be read

@@ -484,3 +484,17 @@ def test_level_records_match_conda_forge_published_level3_names() -> None:
     ]
     ours = cpu.microarchitectures_for_x86_64_level("v3")
     assert set(published) <= set(ours)
+
+
+def test_null_variant_alone_cannot_be_written() -> None:
+    with pytest.raises(MappingError, match="at least one namespace"):
+        variants.write_variant_json(variants.VariantDescription("null", ()))
+
+
+def test_combined_build_number_keeps_variant_order() -> None:
+    # a rebuild (wheel build tag) of a worse variant never overtakes a better variant
+    worse, better = 114, 115
+    assert variants.combined_build_number(worse, 999) < variants.combined_build_number(better, 0)
+    assert variants.combined_build_number(better, 2) > variants.combined_build_number(better, 1)
+    with pytest.raises(MappingError, match="do not fit"):
+        variants.combined_build_number(better, 1000)

@@ -367,6 +367,10 @@ def write_variants_index(descs: Sequence[VariantDescription]) -> dict[str, Any]:
         if entry is not None:
             providers[ns] = entry
     namespaces = [ns for ns in namespaces if ns in providers]
+    if not namespaces:
+        raise MappingError(
+            first.label, "variant metadata needs at least one namespace (the package's providers)"
+        )
     data: dict[str, Any] = {
         "$schema": WRITE_SCHEMA,
         "default-priorities": {"namespace": namespaces},

@@ -37,11 +37,13 @@ from .variantjson import (
 
 __all__ = [
     "LOSSES",
+    "MAX_WHEEL_BUILD",
     "NULL_LABEL",
     "WRITE_SCHEMA",
     "ProviderInfo",
     "VariantBuild",
     "VariantDescription",
+    "combined_build_number",
     "conda_for_properties",
     "conda_for_property",
     "conda_for_variant",
@@ -324,6 +326,19 @@ def variant_build_number(desc: VariantDescription) -> int:
             radix, strength = _component(ns, feature, mine)
             number = number * radix + strength
     return number
+
+
+#: wheel build tags up to this number fit under one variant's rank (see combined_build_number)
+MAX_WHEEL_BUILD = 999
+
+
+def combined_build_number(variant_number: int, wheel_build: int = 0) -> int:
+    """The conda build number of a converted variant wheel: the variant's rank dominates, the
+    wheel's build tag (``1`` in ``pkg-1.0-1-py3-none-any-label.whl``) orders rebuilds of one
+    variant. Adding the two instead would let a rebuild jump over a better variant."""
+    if not 0 <= wheel_build <= MAX_WHEEL_BUILD:
+        raise MappingError(str(wheel_build), f"wheel build tags above {MAX_WHEEL_BUILD} do not fit")
+    return variant_number * (MAX_WHEEL_BUILD + 1) + wheel_build
 
 
 def conda_for_variant(desc: VariantDescription, label: str) -> VariantBuild:
