@@ -26,6 +26,7 @@ __all__ = [
     "MetadataAdditions",
     "compose_metadata",
     "egg_requires_to_requires_dist",
+    "missing_requirements",
 ]
 
 #: the core-metadata version that introduced each field we may add (packaging.metadata's table)
@@ -49,6 +50,8 @@ class MetadataAdditions:
     requires_python: str | None = None
     requires_external: Sequence[str] = ()
     provides_extra: Sequence[str] = ()
+    #: marker environment of a fixed target (platform builds), None for noarch
+    marker_environment: Mapping[str, str] | None = None
     extra_headers: Sequence[tuple[str, str]] = ()
 
 
@@ -81,11 +84,9 @@ def compose_metadata(base: bytes | None, package: CondaPackage, add: MetadataAdd
         version = next((v.strip() for k, v in headers if k.lower() == "metadata-version"
                         and v.strip() in _VALID_VERSIONS), None)
         out.extend(_license(package, version))
-    if "requires-dist" in present:
-        declared = {_req_name(v) for k, v in headers if k.lower() == "requires-dist"}
-        out += [("Requires-Dist", r) for r in add.requires_dist if _req_name(r) not in declared]
-    else:
-        out += [("Requires-Dist", r) for r in add.requires_dist]
+    declared = [v for k, v in headers if k.lower() == "requires-dist"]
+    out += [("Requires-Dist", r) for r in
+            missing_requirements(declared, add.requires_dist, add.marker_environment)]
     known = {canonicalize_name(v.strip()) for k, v in headers if k.lower() == "provides-extra"}
     for extra in add.provides_extra:
         if canonicalize_name(extra) not in known:
@@ -107,6 +108,38 @@ def compose_metadata(base: bytes | None, package: CondaPackage, add: MetadataAdd
     if body:
         text += "\n" + body
     return text.encode("utf-8")
+
+
+def missing_requirements(declared: Sequence[str], conda: Sequence[str],
+                         environment: Mapping[str, str] | None) -> list[str]:
+    """The conda-derived requirements that ``declared`` (the distribution's own) lacks.
+
+    A conditional conda requirement is covered by any declared one of the same name. An
+    unconditional one is covered only by a declared one that applies here: without a marker, or
+    with a marker true in ``environment`` (a fixed target); an ``extra`` never applies. So a
+    dependency conda always installs stays a dependency of the wheel.
+    """
+    names: set[str] = set()
+    applying: set[str] = set()
+    for text in declared:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            names.add(_req_name(text))
+            continue
+        name = canonicalize_name(req.name)
+        names.add(name)
+        if req.marker is None or (environment is not None and "extra" not in str(req.marker)
+                                  and req.marker.evaluate(dict(environment))):
+            applying.add(name)
+    out = []
+    for text in conda:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        if (name in names) if req.marker is not None else (name in applying):
+            continue
+        out.append(text)
+    return out
 
 
 def egg_requires_to_requires_dist(text: str) -> tuple[list[str], list[str]]:

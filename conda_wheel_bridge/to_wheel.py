@@ -28,13 +28,14 @@ from .condameta import (
     compose_metadata,
     egg_requires_to_requires_dist,
     header_mapping,
+    missing_requirements,
 )
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
 from .errors import BadArchive, BadMetadata
 from .mapping import requirements, variantjson, variants
 from .mapping.external import conda_to_external
 from .mapping.names import NameMap, load_name_map
-from .mapping.platform import tags_for_conda
+from .mapping.platform import marker_environment, tags_for_conda
 from .model import VariantProperty
 from .wheelwriter import WheelWriter, wheel_filename
 
@@ -444,21 +445,26 @@ def _variant_label(props: Iterable[VariantProperty]) -> str:
 
 def _metadata(info: CondaPackage, collected: _Collected, names: NameMap) -> bytes:
     requires, python, external, extras = _translate_depends(info, names)
+    environment = _marker_environment(info, collected.wheel)
     if collected.requires_txt:
         egg_requires, egg_extras = egg_requires_to_requires_dist(
             collected.requires_txt.decode("utf-8", "replace"))
-        requires = egg_requires + [r for r in requires
-                                   if canonicalize_name(_name(r)) not in
-                                   {canonicalize_name(_name(e)) for e in egg_requires}]
+        requires = egg_requires + missing_requirements(egg_requires, requires, environment)
         extras = egg_extras + [e for e in extras if e not in egg_extras]
     additions = MetadataAdditions(
         name=wheel_name_for_conda(info, names), version=info.version, requires_dist=requires,
-        requires_python=python, requires_external=external, provides_extra=extras)
+        requires_python=python, requires_external=external, provides_extra=extras,
+        marker_environment=environment)
     return compose_metadata(collected.metadata, info, additions)
 
 
-def _name(requirement: str) -> str:
-    return re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0]
+def _marker_environment(info: CondaPackage, carried_wheel: bytes | None) -> dict[str, str] | None:
+    """The marker environment of a build for one CPython version (None for noarch)."""
+    for tag in _tags(info, carried_wheel):
+        m = re.fullmatch(r"cp(\d)(\d+)", tag.interpreter)
+        if m:
+            return marker_environment(info.subdir, (int(m[1]), int(m[2])))
+    return None
 
 
 def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], str | None,

@@ -144,7 +144,9 @@ def test_moto_metadata_entry_point_and_install(fixtures_dir: Path, tmp_path: Pat
     probe = ("import importlib.metadata as m; d = m.distribution('moto'); "
              "print(len(d.files), d.metadata['Version'], d.read_text('WHEEL').count('Tag:'))")
     count, version, tags = _run(env / "bin" / "python", "-c", probe).stdout.split()
-    assert version == "1.3.7" and tags == "1" and int(count) > 300
+    assert version == "1.3.7" and int(count) > 300
+    assert tags == "2"  # py2-none-any and py3-none-any: the carried WHEEL's tags, same platform
+    assert wheel.name == "moto-1.3.7-py2.py3-none-any.whl"
     show = _pip_show(env, "moto")
     assert "boto3" in show["Requires"]
 
@@ -206,7 +208,10 @@ def test_mock_egg_info_platform_wheel(fixtures_dir: Path, tmp_path: Path, fmt: s
     assert "pbr>=0.11" in meta["requires-dist"]  # requires.txt became Requires-Dist
     assert 'unittest2>=1.1.0; extra == "test"' in meta["requires-dist"]
     assert "funcsigs>=1; (python_version<\"3.3\")" in meta["requires-dist"]
-    assert meta["license"] == ["BSD 2-Clause"]  # "UNKNOWN" replaced from index.json
+    # "License: UNKNOWN" is dropped; its license classifier already says BSD, so none is added
+    assert "license" not in meta
+    assert "Classifier: License :: OSI Approved :: BSD License" in "\n".join(
+        f"Classifier: {c}" for c in meta["classifier"])
     target = tmp_path / "target"
     _install_foreign(wheel, target)
     import importlib.metadata
