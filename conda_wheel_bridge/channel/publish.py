@@ -270,7 +270,13 @@ class _Session:
             return Outcome(art, "replaced", tuple(self.labels))
         package = self._ensure_package(art)
         self._ensure_release(art)
-        self._upload(art, art.basename, art.attrs, self.labels, digests)
+        try:
+            self._upload(art, art.basename, art.attrs, self.labels, digests)
+        except Conflict:  # another publisher got there first: fine if it is the same file
+            theirs = self.client.distribution(self.owner, art.name, art.version, art.basename)
+            if theirs is None or not _same_content(theirs, sha256, md5_b64):
+                raise
+            return Outcome(art, "skipped")
         keeper, _ = _keeper(art)
         if any(f.get("basename") == keeper for f in package.get("files") or ()):
             # a keeper left by an interrupted --force: the real file is back, drop it
