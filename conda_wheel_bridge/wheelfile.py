@@ -19,7 +19,9 @@ import itertools
 import json
 import re
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,18 @@ MAX_TAGS = 4096
 MAX_METADATA_SIZE = 64 * 1024**2
 
 _CHUNK = 1024 * 1024
+# what zipfile and zlib raise on damaged archives (bad headers, bad deflate data, odd versions)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    OverflowError,
+)
 _SIGNATURE_FILES = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})
 _WEAK_HASHES = frozenset({"md5", "sha1"})
 _LABEL_RE = re.compile(r"^[0-9a-z._]+$")
@@ -231,7 +245,7 @@ class _VerifyingReader(io.RawIOBase):
             return 0
         try:
             data = self._raw.read(min(len(view), self._size - self._seen))
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             self._fail(f"corrupt member {self._name}: {exc}")
         if not data:
             self._fail(f"member {self._name} ended after {self._seen} of {self._size} bytes")
@@ -299,7 +313,7 @@ class WheelReader:
         size = self._by_name[name].size
         try:
             raw = self._zf.open(name)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+        except _ZIP_ERRORS as exc:
             raise BadArchive(self._path, f"cannot read member {name}: {exc}") from None
         stream = _VerifyingReader(str(self._path), name, raw, size, hash_spec)
         return cast(IO[bytes], io.BufferedReader(stream, buffer_size=_CHUNK))
@@ -334,7 +348,7 @@ def open_wheel(path: str | Path) -> WheelReader:
         raise BadArchive(path, "no such file") from None
     except IsADirectoryError:
         raise BadArchive(path, "is a directory, not a wheel file") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise BadArchive(path, f"not a zip archive or truncated ({exc})") from None
     try:
         members = _check_members(path, zf)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import struct
+import tempfile
 import tracemalloc
 import warnings
 import zipfile
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packaging.tags import Tag
 
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError, UnsafePath, UnsupportedTag
@@ -121,6 +125,16 @@ def test_parse_bad_filenames_name_the_file(filename: str, error: type[CwbError])
     with pytest.raises(error) as info:
         parse_wheel_filename(filename)
     assert str(info.value).startswith(filename + ": ")
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=80).map(lambda t: t + ".whl"))
+def test_any_file_name_parses_or_raises_a_cwb_error(filename: str) -> None:
+    try:
+        parsed = parse_wheel_filename(filename)
+    except CwbError as exc:
+        assert str(exc).startswith(filename + ": ")
+    else:
+        assert parsed.tags and "-" not in parsed.name
 
 
 # --- every real fixture -----------------------------------------------------------------------
@@ -448,6 +462,45 @@ def test_unknown_member(tmp_path: Path) -> None:
     path = build(tmp_path, [("demo/a.py", b"a")])
     with open_wheel(path) as wr, pytest.raises(BadArchive, match=r"no member demo/zzz\.py"):
         wr.open(WheelMember("demo/zzz.py", 1))
+
+
+@functools.cache
+def _fuzz_base() -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"demo/__init__.py": b"x = 1\n" * 200, "demo/data.bin": bytes(range(256)) * 40}
+        wheel = make_wheel(
+            Path(tmp),
+            "demo",
+            "1.0",
+            files=files,
+            entry_points={"console_scripts": {"demo": "demo:main"}},
+        )
+        return wheel.read_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.integers(-40, 255)), min_size=1, max_size=4
+    )
+)
+def test_damaged_archives_fail_with_a_cwb_error(edits: list[tuple[float, int]]) -> None:
+    """Random damage (byte changes, cuts) gives a wheel that verifies or a one-line CwbError."""
+    blob = bytearray(_fuzz_base())
+    for where, value in edits:
+        pos = int(where * len(blob))
+        if value >= 0:
+            blob[pos] = value
+        else:
+            del blob[pos : pos - value]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo-1.0-py3-none-any.whl"
+        path.write_bytes(bytes(blob))
+        try:
+            with open_wheel(path) as wr:
+                wr.verify()
+        except CwbError as exc:
+            assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
 
 
 # --- bounded memory ---------------------------------------------------------------------------
