@@ -517,7 +517,7 @@ class FakeAnaconda:
 
     def _simple(self, owner: str, rest: list[str],
                 dists: list[dict[str, Any]]) -> tuple[int, str, bytes]:
-        wheels: dict[str, list[dict[str, Any]]] = {}
+        wheels: dict[str, list[dict[str, Any]]] = {}  # canonical project name -> files
         for dist in dists:
             if dist["distribution_type"] == "pypi":
                 project = canonicalize_name(dist["full_name"].split("/")[1])
@@ -526,10 +526,10 @@ class FakeAnaconda:
         if not rest:
             links = "".join(f'<a href="{p}/">{p}</a><br/>' for p in sorted(wheels))
             return 200, "text/html", f"{page}</head><body>{links}</body></html>".encode()
-        project = rest[0]
-        if project != canonicalize_name(project):
+        asked = rest[0]
+        if asked != canonicalize_name(asked):
             return 404, "text/plain", b"not found"  # a real index redirects; pip asks normalised
-        files = wheels.get(project, [])
+        files = wheels.get(asked, [])
         if len(rest) == 1:
             if not files:
                 return 404, "text/plain", b"not found"
