@@ -9,6 +9,7 @@ import sys
 import tracemalloc
 import venv
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,60 @@ def test_large_member_streams_in_bounded_memory(tmp_path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             assert zf.getinfo("big/blob.bin").file_size == size
         wr.verify()
+
+
+def _rewrite(source: Path, directory: Path) -> Path:
+    """Copy a wheel member by member through WheelWriter (streamed both ways, RECORD rebuilt)."""
+    with open_wheel(source) as wr:
+        info = wr.info
+        target = directory / source.name
+        with WheelWriter(target) as ww:
+            for member in wr.members:
+                if member.name == f"{info.dist_info}/RECORD":
+                    continue
+                with wr.open(member) as fh:
+                    ww.add_stream(member.name, fh, mode=member.mode, size=member.size)
+            ww.finish(info.dist_info)
+    return target
+
+
+def _good_fixture_wheels() -> list[Path]:
+    from tests.conftest import FIXTURES
+    from tests.test_wheelfile import REFUSED
+
+    return [p for p in sorted((FIXTURES / "wheels").rglob("*.whl")) if p.name not in REFUSED]
+
+
+@pytest.mark.parametrize("source", _good_fixture_wheels(), ids=lambda p: p.name)
+def test_rewriting_real_wheels_keeps_every_byte(
+    source: Path, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    target = _rewrite(source, tmp_path)
+    with open_wheel(source) as old, open_wheel(target) as new:
+        assert new.info.metadata_bytes == old.info.metadata_bytes
+        assert new.info.entry_points == old.info.entry_points
+        assert new.info.filename == old.info.filename
+        rec = f"{old.info.dist_info}/RECORD"
+        assert [m.name for m in new.members] == [m.name for m in old.members if m.name != rec] + [
+            rec
+        ]
+        for member in old.members:
+            if member.name == rec:
+                continue
+            assert new.info.record[member.name] == old.info.record[member.name]
+            assert next(m for m in new.members if m.name == member.name).mode == member.mode
+        new.verify()
+
+
+def test_rewriting_numpy_from_pypi(pypi_wheel: Callable[..., Path], tmp_path: Path) -> None:
+    source = pypi_wheel("numpy==2.2.6", platform="manylinux_2_17_x86_64", python_version="3.11")
+    target = _rewrite(source, tmp_path)
+    with open_wheel(source) as old, open_wheel(target) as new:
+        assert len(new.members) == len(old.members) > 1000
+        assert dict(new.info.record) == dict(old.info.record) | {
+            f"{old.info.dist_info}/RECORD": (None, None)
+        }
+        new.verify()
 
 
 # --- file names -------------------------------------------------------------------------------
