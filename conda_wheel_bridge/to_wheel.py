@@ -10,11 +10,12 @@ prefix under ``.data/``. The payload is streamed; only small dist-info files are
 from __future__ import annotations
 
 import configparser
+import contextlib
 import io
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .condameta import (
     missing_requirements,
 )
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
-from .errors import BadArchive, BadMetadata
+from .errors import BadArchive, BadMetadata, CwbError
 from .mapping import requirements, variantjson, variants
 from .mapping.external import conda_to_external
 from .mapping.names import NameMap, load_name_map
@@ -117,8 +118,13 @@ def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None
 
     Packages without a Python distribution get one synthesised from index.json and about.json.
     """
-    info = read_conda_info(package)
-    names = names if names is not None else load_name_map()
+    with _naming(package):
+        info = read_conda_info(package)
+        return _core_metadata(info, names if names is not None else load_name_map())[0]
+
+
+def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
+    """(METADATA, wheel file name) without writing the wheel: only the dist-info is read."""
     layout = python_layout(info)
     collected = _Collected()
     if layout is not None and layout.dist_dir is not None:
@@ -126,7 +132,9 @@ def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None
         for member in iter_payload(info.source, info, complete=False):
             if member.path.startswith(prefix) and member.stream is not None:
                 _collect(info, collected, member.path[len(prefix):], member)
-    return _metadata(info, collected, names)
+    metadata = _metadata(info, collected, names)
+    variant = _carried_variant(info, collected.variant_json) or _variant(info)
+    return metadata, _filename(info, metadata, collected.wheel, variant[0] if variant else None)
 
 
 def conda_to_wheel(
@@ -140,15 +148,32 @@ def conda_to_wheel(
 
     With ``metadata_only`` write ``<wheel name>.metadata`` (the PEP 658 form) instead; that works
     for any conda package. Without it, a package that carries no Python distribution is refused.
+    Errors name ``package`` (a rule that failed on one value says which, after it).
     """
+    with _naming(package):
+        return _conda_to_wheel(Path(package), Path(out_dir), names, metadata_only)
+
+
+@contextlib.contextmanager
+def _naming(package: str | Path) -> Iterator[None]:
+    """Re-raise a mapping error about one value (a name, a spec) as an error about ``package``."""
+    try:
+        yield
+    except CwbError as exc:
+        if exc.where == str(package):
+            raise
+        raise type(exc)(package, f"{exc.where}: {exc.reason}") from None
+
+
+def _conda_to_wheel(package: Path, out_dir: Path, names: NameMap | None,
+                    metadata_only: bool) -> Path:
     from .atomic import atomic_write_bytes
 
     info = read_conda_info(package)
     names = names if names is not None else load_name_map()
     layout = python_layout(info)
     if metadata_only:
-        data = core_metadata_for_conda(info.source, names=names)
-        filename = _filename(info, data)
+        data, filename = _core_metadata(info, names)
         target = Path(out_dir) / f"{filename}.metadata"
         atomic_write_bytes(target, data)
         return target
@@ -168,6 +193,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     dist_prefix = f"{site}{layout.dist_dir}/"
     stem = _dist_stem(info, layout.dist_dir)
     dist_info, data_dir = f"{stem}.dist-info", f"{stem}.data"
+    _translate_depends(info, names)  # a name or spec with no answer fails before any output
     collected = _Collected()
     sources = {p.path for p in info.paths or ()}
     scripts: list[tuple[str, bytes, int]] = []  # held until the entry points are all known

@@ -374,3 +374,44 @@ def test_tampered_package_leaves_no_wheel(tmp_path: Path, fixtures_dir: Path) ->
     with pytest.raises(BadArchive, match=r"sha256 .* does not match info/paths.json"):
         conda_to_wheel(bad, out)
     assert not out.exists() or not list(out.iterdir())
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+def _depends_on(tmp_path: Path, dep: str) -> Path:
+    return make_conda_package(
+        tmp_path / "in", "user", "1.0", noarch="python", depends=["python", dep],
+        files={"site-packages/user/__init__.py": b"",
+               "site-packages/user-1.0.dist-info/METADATA":
+                   b"Metadata-Version: 2.1\nName: user\nVersion: 1.0\n"})
+
+
+def test_ambiguous_conda_name_is_reported_not_guessed(tmp_path: Path, cwb: object) -> None:
+    from conda_wheel_bridge.errors import NameConflict
+
+    package = _depends_on(tmp_path, "antlr-python-runtime >=4.9")
+    out = tmp_path / "out"
+    with pytest.raises(NameConflict) as err:
+        conda_to_wheel(package, out)
+    message = str(err.value)
+    assert message.startswith(f"{package}: antlr-python-runtime: ambiguous")
+    assert "antlr4-python3-runtime" in message and "--name-map" in message
+    assert not out.exists()
+
+
+def test_overlay_settles_the_name_and_wins(tmp_path: Path) -> None:
+    from conda_wheel_bridge.mapping.names import load_name_map
+
+    overlay = tmp_path / "names.json"
+    overlay.write_text(json.dumps({"conda_to_pypi": {
+        "antlr-python-runtime": "antlr4-python3-runtime", "libfoo": None, "numpy": "my-numpy"}}))
+    package = _depends_on(tmp_path, "antlr-python-runtime >=4.9")
+    wheel = conda_to_wheel(package, tmp_path / "out", names=load_name_map(overlay))
+    assert _metadata(wheel)["requires-dist"] == ["antlr4-python3-runtime>=4.9"]
+    other = make_conda_package(
+        tmp_path / "in2", "user", "1.0", noarch="python", depends=["numpy >=2", "libfoo"],
+        files={"site-packages/user-1.0.dist-info/METADATA":
+               b"Metadata-Version: 2.1\nName: user\nVersion: 1.0\n"})
+    meta = _metadata(conda_to_wheel(other, tmp_path / "out2", names=load_name_map(overlay)))
+    assert meta["requires-dist"] == ["my-numpy>=2"]  # the overlay beats the shipped table
+    assert meta["requires-external"] == ["dep:conda/libfoo"]  # null: not a Python package
