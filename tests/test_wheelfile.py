@@ -168,10 +168,10 @@ def _all_fixture_wheels() -> list[Path]:
 def test_every_fixture_wheel(wheel: Path, fixtures_dir: Path) -> None:
     if wheel.name in REFUSED:
         error, reason = REFUSED[wheel.name]
-        with pytest.raises(error) as info:
+        with pytest.raises(error) as refused:
             open_wheel(wheel)
-        assert str(info.value) == f"{wheel}: {info.value.reason}"
-        assert reason in info.value.reason
+        assert str(refused.value) == f"{wheel}: {refused.value.reason}"
+        assert reason in refused.value.reason
         return
     with open_wheel(wheel) as wr:
         info = wr.info
