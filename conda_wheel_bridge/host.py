@@ -19,19 +19,16 @@ x86-64 / aarch64 ones (archspec).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import re
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
+from .cudaprobe import CudaDevice, probe_cuda
 from .mapping import cpu
+from .mapping.nvidia import supported as nvidia_supported
 from .model import VirtualPackage
 
 __all__ = [
@@ -62,69 +59,6 @@ _MACHINE_ARCH = {
     "arm64": "arm64", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x",
     "armv7l": "armv7l", "armv6l": "armv6l", "riscv64": "riscv64",
 }  # fmt: skip
-_NVIDIA_UMD_MAJORS = range(11, 16)
-_NVIDIA_UMD_MINORS = range(21)
-
-#: run with ``python -c`` in a child process, so that a hanging or crashing driver cannot take
-#: the caller down (conda does the same); prints one JSON line
-_CUDA_PROBE = r"""
-import ctypes, itertools, json, os, platform
-def probe():
-    system = platform.system()
-    if system == "Linux":
-        names = ["libcuda.so", "/usr/lib64/nvidia/libcuda.so",
-                 "/usr/lib/x86_64-linux-gnu/libcuda.so", "/usr/lib/wsl/lib/libcuda.so"]
-        names = list(itertools.chain.from_iterable((n + ".1", n) for n in names))
-    elif system == "Windows":
-        names = ["nvcuda.dll"]
-    elif system == "Darwin":
-        names = ["libcuda.1.dylib", "libcuda.dylib", "/usr/local/cuda/lib/libcuda.1.dylib",
-                 "/usr/local/cuda/lib/libcuda.dylib"]
-    else:
-        return None
-    loader = ctypes.windll if system == "Windows" else ctypes.cdll
-    lib = None
-    for name in names:
-        try:
-            lib = loader.LoadLibrary(name)
-            break
-        except OSError:
-            continue
-    if lib is None:
-        return None
-    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-    if lib.cuInit(0) != 0:
-        return None
-    version = ctypes.c_int(0)
-    if lib.cuDriverGetVersion(ctypes.byref(version)) != 0:
-        return None
-    devices = []
-    count = ctypes.c_int(0)
-    if lib.cuDeviceGetCount(ctypes.byref(count)) == 0:
-        for index in range(count.value):
-            device = ctypes.c_int(0)
-            if lib.cuDeviceGet(ctypes.byref(device), index) != 0:
-                continue
-            major, minor = ctypes.c_int(0), ctypes.c_int(0)
-            if lib.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0:
-                continue
-            if lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0:
-                continue
-            name = ctypes.create_string_buffer(256)
-            lib.cuDeviceGetName(name, 256, device)
-            devices.append({"name": name.value.decode("utf-8", "replace"),
-                            "cc": [major.value, minor.value]})
-    return {"driver_version": version.value, "devices": devices}
-print(json.dumps(probe()))
-"""
-
-
-@dataclass(frozen=True)
-class CudaDevice:
-    """One GPU as the CUDA driver reports it: model name and compute capability."""
-
-    name: str
-    compute_capability: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -185,39 +119,6 @@ class HostReport:
 
 
 # ------------------------------------------------------------------------------- reading
-
-
-def probe_cuda(
-    timeout: float = 20.0, python: str | None = None
-) -> tuple[int | None, tuple[CudaDevice, ...], str | None]:
-    """(driver CUDA version, devices, note) from the CUDA driver library, read in a child
-    process that is killed after ``timeout`` seconds. No driver: ``(None, (), None)``."""
-    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-    try:
-        done = subprocess.run(
-            [python or sys.executable, "-c", _CUDA_PROBE],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None, (), f"CUDA driver probe timed out after {timeout:g} s"
-    except OSError as exc:
-        return None, (), f"CUDA driver probe could not start: {exc}"
-    lines = done.stdout.strip().splitlines()
-    try:
-        result = json.loads(lines[-1]) if lines else None
-    except json.JSONDecodeError:
-        result = None
-    if done.returncode != 0 or not isinstance(result, dict):
-        note = None if done.returncode == 0 else f"CUDA driver probe exited {done.returncode}"
-        return None, (), note
-    devices = tuple(
-        CudaDevice(str(d["name"]), (int(d["cc"][0]), int(d["cc"][1]))) for d in result["devices"]
-    )
-    return int(result["driver_version"]), devices, None
 
 
 def _libc() -> tuple[str, str] | None:
@@ -362,38 +263,6 @@ def virtual_packages(
 
 
 # ------------------------------------------------------------------ supported variant values
-
-
-def nvidia_supported(umd: str, sm: tuple[int, int] | None) -> dict[str, tuple[str, ...]]:
-    """What the NVIDIA variant provider supports for a driver CUDA version ``umd`` (``"13.0"``)
-    and the host's highest compute capability ``sm``: feature → values, best first."""
-    try:
-        version = Version(umd)
-    except InvalidVersion:
-        return {}
-    low_limit = Version(f"{min(_NVIDIA_UMD_MAJORS)}.{min(_NVIDIA_UMD_MINORS)}")
-    high_limit = Version(f"{max(_NVIDIA_UMD_MAJORS)}.{max(_NVIDIA_UMD_MINORS)}")
-    if not low_limit <= version <= high_limit:
-        return {}
-    top_minor = max(_NVIDIA_UMD_MINORS)
-    lower: list[str] = []
-    for major in range(version.major, min(_NVIDIA_UMD_MAJORS) - 1, -1):
-        start = version.minor if major == version.major else top_minor
-        lower += [f"{major}.{minor}" for minor in range(start, -1, -1)] + [str(major)]
-    upper: list[str] = []
-    for major in range(max(_NVIDIA_UMD_MAJORS), version.major - 1, -1):
-        if major > version.major:
-            upper += [f"{major}.{minor}" for minor in range(top_minor, -1, -1)] + [str(major)]
-        else:
-            upper += [f"{major}.{minor}" for minor in range(top_minor, version.minor, -1)]
-    out = {"cuda_version_lower_bound": tuple(lower)}
-    if upper:
-        out["cuda_version_upper_bound"] = tuple(upper)
-    if sm is not None and sm >= (5, 0):
-        major, minor = sm
-        reals = [f"{major}{m}_real" for m in range(minor, -1, -1)]
-        out["sm_arch"] = (*reals, f"{major}0_virtual")
-    return out
 
 
 def _parse_cc(value: str) -> tuple[int, int] | None:

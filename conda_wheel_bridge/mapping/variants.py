@@ -17,13 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from rattler import MatchSpec
 
 from ..errors import MappingError
 from ..model import VariantProperty
-from . import cpu
+from . import cpu, nvidia
 from .variantjson import (
     NULL_LABEL,
     WRITE_SCHEMA,
@@ -33,6 +32,13 @@ from .variantjson import (
     read_variants_index,
     write_variant_json,
     write_variants_index,
+)
+from .variantrank import (
+    BLAS_FEATURES,
+    BLAS_VALUES,
+    MAX_WHEEL_BUILD,
+    combined_build_number,
+    variant_build_number,
 )
 
 __all__ = [
@@ -127,13 +133,6 @@ LOSSES: dict[str, str] = {
 }
 
 _PLATFORM_VIRTUALS = frozenset({"__glibc", "__osx", "__win", "__linux", "__unix", "__musl"})
-_BLAS_FEATURES = ("library", "provider")
-_BLAS_VALUES = ("accelerate", "openblas", "mkl")  # the provider's order, best first
-_CUDA_MAJORS = range(15, 10, -1)  # the NVIDIA provider's known UMD majors, best first
-_CUDA_MINORS = range(20, -1, -1)
-_SM_MAJORS = range(12, 4, -1)  # the NVIDIA provider's known SM majors
-_SM_RE = re.compile(r"(?P<major>[0-9]+?)(?P<minor>[0-9])_(?P<kind>real|virtual)")
-_SPEC_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9_.-]+)\s*(?P<rest>.*)$")
 _CONSTRAINT_RE = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=)?\s*(?P<ver>[0-9][0-9a-z.*]*)")
 
 
@@ -155,30 +154,10 @@ def parse_property(text: str) -> VariantProperty:
     return VariantProperty(*parts)
 
 
-# ---------------------------------------------------------------- NVIDIA provider value tables
-
-
-@cache
-def _cuda_values() -> tuple[str, ...]:
-    """Every CUDA bound the NVIDIA provider knows, best (highest) first."""
-    values: list[str] = []
-    for major in _CUDA_MAJORS:
-        values.extend(f"{major}.{minor}" for minor in _CUDA_MINORS)
-        values.append(str(major))
-    return tuple(values)
-
-
 def _cuda_value(prop: VariantProperty) -> str:
-    if prop.value not in _cuda_values():
+    if prop.value not in nvidia.cuda_values():
         raise MappingError(str(prop), "not a CUDA version the NVIDIA provider knows (11 to 15.20)")
     return prop.value
-
-
-def _sm_parts(prop: VariantProperty) -> tuple[int, int, bool]:
-    match = _SM_RE.fullmatch(prop.value)
-    if match is None or int(match.group("major")) not in _SM_MAJORS:
-        raise MappingError(str(prop), "not an SM architecture the NVIDIA provider knows")
-    return int(match.group("major")), int(match.group("minor")), match.group("kind") == "real"
 
 
 def _version_key(value: str) -> tuple[int, ...]:
@@ -186,28 +165,6 @@ def _version_key(value: str) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------------- wheel → conda rules
-
-
-def _sm_ranges(props: Sequence[VariantProperty]) -> str:
-    """``__cuda_arch`` version spec accepting the hosts the provider accepts for ``props``."""
-    lowest: dict[int, int] = {}
-    for prop in props:
-        major, minor, real = _sm_parts(prop)
-        if not real and minor != 0:
-            continue  # the provider only ever offers M0_virtual
-        lowest[major] = min(minor, lowest.get(major, 9))
-    if not lowest:
-        raise MappingError(
-            ", ".join(str(p) for p in props), "no GPU satisfies these sm_arch values"
-        )
-    ranges: list[tuple[int, int, int]] = []  # (major, minor) start, exclusive end major
-    for major in sorted(lowest):
-        if ranges and ranges[-1][2] == major and lowest[major] == 0:
-            ranges[-1] = (ranges[-1][0], ranges[-1][1], major + 1)
-        else:
-            ranges.append((major, lowest[major], major + 1))
-    parts = [f">={m}.{n},<{end}" for m, n, end in ranges]
-    return "|".join(parts)
 
 
 def conda_for_properties(props: Iterable[VariantProperty]) -> tuple[str, ...]:
@@ -234,7 +191,7 @@ def _conda_for_feature(ns: str, feature: str, group: Sequence[VariantProperty]) 
         high = max((_cuda_value(p) for p in group), key=_version_key)
         return (f"__cuda <{high}",)
     if ns == "nvidia" and feature == "sm_arch":
-        return (f"__cuda_arch {_sm_ranges(group)}",)
+        return (f"__cuda_arch {nvidia.sm_ranges(p.value for p in group)}",)
     if ns == "x86_64" and feature == "level":
         low = min(group, key=lambda p: p.value).value
         return (cpu.level_package_spec(low),)
@@ -248,97 +205,11 @@ def _conda_for_feature(ns: str, feature: str, group: Sequence[VariantProperty]) 
             if prop.value != "on":
                 raise MappingError(str(prop), "CPU flag properties take the value 'on'")
         return (cpu.archspec_build_matcher(cpu.microarchitectures_with_feature(ns, feature)),)
-    if ns == "blas_lapack" and feature in _BLAS_FEATURES:
-        if len(group) != 1 or group[0].value not in _BLAS_VALUES:
-            raise MappingError(str(group[0]), f"expected one of {', '.join(_BLAS_VALUES)}")
+    if ns == "blas_lapack" and feature in BLAS_FEATURES:
+        if len(group) != 1 or group[0].value not in BLAS_VALUES:
+            raise MappingError(str(group[0]), f"expected one of {', '.join(BLAS_VALUES)}")
         return (f"libblas * *_{group[0].value}",)
     raise MappingError(str(group[0]), "no conda counterpart for this variant property")
-
-
-# ----------------------------------------------------------------------- ranking → build number
-
-
-def _strengths(ns: str, feature: str) -> tuple[int, dict[str, int]] | None:
-    """(radix, value → strength) for a feature whose provider order is static; strength 0 is
-    'absent' and higher is better. None for features ranked by a function (sm_arch, CPU flags)."""
-    if ns == "nvidia" and feature in ("cuda_version_lower_bound", "cuda_version_upper_bound"):
-        values = _cuda_values()
-    elif ns == "x86_64" and feature == "level":
-        values = tuple(f"v{n}" for n in range(cpu.MAX_X86_64_LEVEL, 0, -1))
-    elif ns == "aarch64" and feature == "version":
-        values = cpu.aarch64_versions_supported("armv9.0a")
-    elif ns == "blas_lapack" and feature in _BLAS_FEATURES:
-        values = _BLAS_VALUES
-    else:
-        return None
-    return len(values) + 1, {v: len(values) - i for i, v in enumerate(values)}
-
-
-def _known_features(ns: str) -> tuple[str, ...]:
-    """The features of a known namespace in the provider's own order (its default priority)."""
-    if ns == "nvidia":
-        return ("cuda_version_lower_bound", "cuda_version_upper_bound", "sm_arch")
-    if ns == "x86_64":
-        return ("level", "<flags>")
-    if ns == "aarch64":
-        return ("version", "<flags>")
-    if ns == "blas_lapack":
-        return ("library",)
-    return ()
-
-
-def _component(ns: str, feature: str, props: Sequence[VariantProperty]) -> tuple[int, int]:
-    """(radix, strength) of one ranking component for a variant (strength 0: absent)."""
-    if feature == "<flags>":
-        flags = cpu.X86_64_FEATURES if ns == "x86_64" else cpu.AARCH64_FEATURES
-        present = [flags.index(p.feature) for p in props if p.feature in flags]
-        return len(flags) + 1, (len(flags) - min(present)) if present else 0
-    if ns == "nvidia" and feature == "sm_arch":
-        best = 0
-        for prop in props:
-            major, minor, real = _sm_parts(prop)
-            best = max(best, (major - 5) * 12 + 1 + (minor + 1 if real else 0))
-        return 7 * 12 + 12, best
-    table = _strengths(ns, feature)
-    assert table is not None
-    radix, strength = table
-    wanted = _BLAS_FEATURES if feature == "library" else (feature,)
-    return radix, max((strength[p.value] for p in props if p.feature in wanted), default=0)
-
-
-def variant_build_number(desc: VariantDescription) -> int:
-    """The rank of ``desc`` among the variants of its package as one integer (0 for the null
-    variant): higher is what variantlib prefers on any host where both variants install."""
-    number = 0
-    for ns in desc.namespace_priorities:
-        features = list(_known_features(ns))
-        if not features:
-            continue
-        preferred = [f for f in desc.feature_priorities.get(ns, ()) if f in features]
-        ordered = preferred + [f for f in features if f not in preferred]
-        props = [p for p in desc.properties if p.namespace == ns]
-        for feature in ordered:
-            if feature == "<flags>":
-                mine = props
-            else:
-                aliases = _BLAS_FEATURES if feature == "library" else (feature,)
-                mine = [p for p in props if p.feature in aliases]
-            radix, strength = _component(ns, feature, mine)
-            number = number * radix + strength
-    return number
-
-
-#: wheel build tags up to this number fit under one variant's rank (see combined_build_number)
-MAX_WHEEL_BUILD = 999
-
-
-def combined_build_number(variant_number: int, wheel_build: int = 0) -> int:
-    """The conda build number of a converted variant wheel: the variant's rank dominates, the
-    wheel's build tag (``1`` in ``pkg-1.0-1-py3-none-any-label.whl``) orders rebuilds of one
-    variant. Adding the two instead would let a rebuild jump over a better variant."""
-    if not 0 <= wheel_build <= MAX_WHEEL_BUILD:
-        raise MappingError(str(wheel_build), f"wheel build tags above {MAX_WHEEL_BUILD} do not fit")
-    return variant_number * (MAX_WHEEL_BUILD + 1) + wheel_build
 
 
 def conda_for_variant(desc: VariantDescription, label: str) -> VariantBuild:
@@ -394,7 +265,7 @@ def _cuda_properties(spec: str, version: str) -> list[VariantProperty]:
             props.append(VariantProperty("nvidia", "cuda_version_lower_bound", base))
             props.append(VariantProperty("nvidia", "cuda_version_upper_bound", _next_minor(base)))
         elif op == ">=":
-            low = ver if ver in _cuda_values() or _version_key(ver) >= (11,) else "11"
+            low = ver if ver in nvidia.cuda_values() or _version_key(ver) >= (11,) else "11"
             props.append(VariantProperty("nvidia", "cuda_version_lower_bound", low))
         elif op == "<":
             props.append(VariantProperty("nvidia", "cuda_version_upper_bound", ver))
@@ -420,7 +291,7 @@ def _cuda_arch_properties(spec: str, version: str) -> list[VariantProperty]:
         else:
             raise MappingError(spec, f"'{op}' has no sm_arch counterpart")
     props = []
-    for major in sorted(_SM_MAJORS):
+    for major in sorted(nvidia.SM_MAJORS):
         minors = [m for m in range(10) if low <= (major, m) < high]
         if not minors:
             continue
@@ -470,7 +341,7 @@ def variant_properties_for_conda(depends: Iterable[str]) -> tuple[VariantPropert
             props.append(VariantProperty("x86_64", "level", f"v{level}"))
         elif name in ("libblas", "blas") and build not in ("", "*"):
             impl = build.rsplit("_", 1)[-1].lstrip("*")
-            if impl not in _BLAS_VALUES:
+            if impl not in BLAS_VALUES:
                 raise MappingError(spec, "unknown BLAS implementation")
             props.append(VariantProperty("blas_lapack", "library", impl))
         elif name.startswith("__"):
