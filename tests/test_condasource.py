@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,68 +12,32 @@ import pytest
 
 from conda_wheel_bridge.condasource import is_conda_package, iter_payload, read_conda_info
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
+from tests.support.condamaker import Member, file_member, link_member, paths_json, tar_bytes
 
 INDEX = {"name": "pkg", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch",
          "depends": []}
 
 
-def _tar_bytes(members: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for item in members:
-            if isinstance(item, tuple):
-                info, data = item
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(item)
-    return buf.getvalue()
-
-
-def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.mode = 0o644
-    return info, data
-
-
-def _link(name: str, target: str, *, hard: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
-    info.linkname = target
-    return info
-
-
-def _paths_json(files: Mapping[str, bytes], **overrides: dict[str, object]) -> bytes:
-    rows = []
-    for path, data in files.items():
-        row: dict[str, object] = {"_path": path, "path_type": "hardlink",
-                                  "sha256": hashlib.sha256(data).hexdigest(),
-                                  "size_in_bytes": len(data)}
-        row.update(overrides.get(path, {}))
-        rows.append(row)
-    return json.dumps({"paths": rows, "paths_version": 1}).encode()
-
-
-def _make_tar_bz2(tmp_path: Path, payload: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]],
+def _make_tar_bz2(tmp_path: Path, payload: list[Member],
                   *, paths: bytes | None, index: Mapping[str, object] = INDEX,
                   name: str = "pkg-1.0-0.tar.bz2") -> Path:
     import bz2
 
-    info: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]] = [
-        _file("info/index.json", json.dumps(index).encode())]
+    info: list[Member] = [
+        file_member("info/index.json", json.dumps(index).encode())]
     if paths is not None:
-        info.append(_file("info/paths.json", paths))
+        info.append(file_member("info/paths.json", paths))
     path = tmp_path / name
-    path.write_bytes(bz2.compress(_tar_bytes(info + payload)))
+    path.write_bytes(bz2.compress(tar_bytes(info + payload)))
     return path
 
 
 def _make_conda(tmp_path: Path, files: Mapping[str, bytes], *, stem: str = "pkg-1.0-0") -> Path:
     from backports import zstd  # conda-package-streaming's own zstd on Python < 3.14
 
-    info = _tar_bytes([_file("info/index.json", json.dumps(INDEX).encode()),
-                       _file("info/paths.json", _paths_json(files))])
-    pkg = _tar_bytes([_file(k, v) for k, v in files.items()])
+    info = tar_bytes([file_member("info/index.json", json.dumps(INDEX).encode()),
+                       file_member("info/paths.json", paths_json(files))])
+    pkg = tar_bytes([file_member(k, v) for k, v in files.items()])
     path = tmp_path / f"{stem}.conda"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
@@ -144,7 +106,7 @@ def test_metadata_only_fixture_streams_to_a_clear_error(fixtures_dir: Path) -> N
         list(iter_payload(package))
 
 
-def test_nested_zip_layout_is_refused_naming_the_file(fixtures_dir: Path) -> None:
+def test_nested_zip_layout_is_refused_naming_thefile_member(fixtures_dir: Path) -> None:
     package = fixtures_dir / "conda/_edge_cases/ca-certificates-2024.7.4-hbcca054_0.conda"
     with pytest.raises(BadArchive) as err:
         read_conda_info(package)
@@ -160,80 +122,80 @@ def test_is_conda_package() -> None:
 # --- hostile and broken archives -----------------------------------------------------------------
 
 def test_dotdot_member_is_refused(tmp_path: Path) -> None:
-    package = _make_tar_bz2(tmp_path, [_file("lib/../../etc/passwd", b"x")], paths=None)
+    package = _make_tar_bz2(tmp_path, [file_member("lib/../../etc/passwd", b"x")], paths=None)
     with pytest.raises(UnsafePath, match=r"escapes the prefix"):
         list(iter_payload(package))
 
 
 def test_absolute_member_is_refused(tmp_path: Path) -> None:
-    package = _make_tar_bz2(tmp_path, [_file("/etc/passwd", b"x")], paths=None)
+    package = _make_tar_bz2(tmp_path, [file_member("/etc/passwd", b"x")], paths=None)
     with pytest.raises(UnsafePath, match=r"absolute path"):
         list(iter_payload(package))
 
 
 def test_dotdot_in_paths_json_is_refused(tmp_path: Path) -> None:
-    package = _make_tar_bz2(tmp_path, [], paths=_paths_json({"../x": b""}))
+    package = _make_tar_bz2(tmp_path, [], paths=paths_json({"../x": b""}))
     with pytest.raises(UnsafePath):
         read_conda_info(package)
 
 
 @pytest.mark.parametrize("target", ["../../../etc/passwd", "/etc/passwd", "../.."])
 def test_symlink_escaping_the_prefix_is_refused(tmp_path: Path, target: str) -> None:
-    package = _make_tar_bz2(tmp_path, [_link("lib/evil", target)], paths=None)
+    package = _make_tar_bz2(tmp_path, [link_member("lib/evil", target)], paths=None)
     with pytest.raises(UnsafePath, match=r"symlink lib/evil"):
         list(iter_payload(package))
 
 
 def test_symlink_inside_the_prefix_is_accepted(tmp_path: Path) -> None:
-    members = [_file("lib/a", b"a"), _link("bin/a", "../lib/a")]
+    members = [file_member("lib/a", b"a"), link_member("bin/a", "../lib/a")]
     package = _make_tar_bz2(tmp_path, members, paths=None)
     assert [(m.path, m.kind, m.target) for m in iter_payload(package)] == [
         ("lib/a", "file", None), ("bin/a", "symlink", "../lib/a")]
 
 
 def test_hash_mismatch_is_refused(tmp_path: Path) -> None:
-    paths = _paths_json({"lib/a": b"good"})
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"evil")], paths=paths)
+    paths = paths_json({"lib/a": b"good"})
+    package = _make_tar_bz2(tmp_path, [file_member("lib/a", b"evil")], paths=paths)
     with pytest.raises(BadArchive, match=r"lib/a: sha256 .* does not match info/paths.json"):
         list(iter_payload(package))
 
 
 def test_size_mismatch_is_refused(tmp_path: Path) -> None:
-    paths = _paths_json({"lib/a": b"good"}, **{"lib/a": {"sha256": None, "size_in_bytes": 99}})
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"good")], paths=paths)
+    paths = paths_json({"lib/a": b"good"}, **{"lib/a": {"sha256": None, "size_in_bytes": 99}})
+    package = _make_tar_bz2(tmp_path, [file_member("lib/a", b"good")], paths=paths)
     with pytest.raises(BadArchive, match=r"lib/a: size 4 does not match info/paths.json \(99\)"):
         list(iter_payload(package))
 
 
 def test_verification_happens_even_if_the_caller_reads_nothing(tmp_path: Path) -> None:
-    paths = _paths_json({"lib/a": b"good"})
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"evil")], paths=paths)
+    paths = paths_json({"lib/a": b"good"})
+    package = _make_tar_bz2(tmp_path, [file_member("lib/a", b"evil")], paths=paths)
     with pytest.raises(BadArchive, match=r"sha256"):
         for _member in iter_payload(package):
             pass
 
 
 def test_unlisted_member_is_refused(tmp_path: Path) -> None:
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"a"), _file("lib/sneaky", b"b")],
-                            paths=_paths_json({"lib/a": b"a"}))
+    package = _make_tar_bz2(tmp_path, [file_member("lib/a", b"a"), file_member("lib/sneaky", b"b")],
+                            paths=paths_json({"lib/a": b"a"}))
     with pytest.raises(BadArchive, match=r"lib/sneaky is in the archive but not listed"):
         list(iter_payload(package))
 
 
 def test_hardlink_to_earlier_member_is_checked(tmp_path: Path) -> None:
     files = {"lib/a": b"same", "lib/b": b"same"}
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"same"), _link("lib/b", "lib/a", hard=True)],
-                            paths=_paths_json(files))
+    members = [file_member("lib/a", b"same"), link_member("lib/b", "lib/a", hard=True)]
+    package = _make_tar_bz2(tmp_path, members, paths=paths_json(files))
     kinds = [(m.path, m.kind, m.target) for m in iter_payload(package)]
     assert kinds == [("lib/a", "file", None), ("lib/b", "hardlink", "lib/a")]
-    bad = _make_tar_bz2(tmp_path, [_link("lib/b", "lib/a", hard=True)], paths=None,
+    bad = _make_tar_bz2(tmp_path, [link_member("lib/b", "lib/a", hard=True)], paths=None,
                         name="x-1-0.tar.bz2")
     with pytest.raises(BadArchive, match=r"hard link"):
         list(iter_payload(bad))
 
 
 def test_truncated_archive_is_refused(tmp_path: Path) -> None:
-    package = _make_tar_bz2(tmp_path, [_file("lib/a", b"a" * 5000)], paths=None)
+    package = _make_tar_bz2(tmp_path, [file_member("lib/a", b"a" * 5000)], paths=None)
     package.write_bytes(package.read_bytes()[:60])
     with pytest.raises(BadArchive, match=r"corrupt or unreadable archive"):
         read_conda_info(package)
@@ -250,7 +212,7 @@ def test_missing_index_json_is_bad_metadata(tmp_path: Path) -> None:
     import bz2
 
     package = tmp_path / "pkg-1.0-0.tar.bz2"
-    package.write_bytes(bz2.compress(_tar_bytes([_file("lib/a", b"a")])))
+    package.write_bytes(bz2.compress(tar_bytes([file_member("lib/a", b"a")])))
     with pytest.raises(BadMetadata, match=r"info/index.json is missing"):
         read_conda_info(package)
 
