@@ -432,25 +432,6 @@ def test_conda_for_variant_labels_and_numbers() -> None:
         variants.conda_for_variant(desc, "other")
 
 
-def test_feature_priorities_change_the_order() -> None:
-    base = dict(namespace_priorities=("nvidia",))
-    low = (
-        _prop("nvidia :: cuda_version_lower_bound :: 13.0"),
-        _prop("nvidia :: sm_arch :: 80_real"),
-    )
-    high = (
-        _prop("nvidia :: cuda_version_lower_bound :: 12.0"),
-        _prop("nvidia :: sm_arch :: 90_real"),
-    )
-    a = variants.VariantDescription("a", low, **base)  # type: ignore[arg-type]
-    b = variants.VariantDescription("b", high, **base)  # type: ignore[arg-type]
-    assert variants.variant_build_number(a) > variants.variant_build_number(b)
-    first_sm = {"feature_priorities": {"nvidia": ("sm_arch",)}, **base}
-    a = variants.VariantDescription("a", low, **first_sm)  # type: ignore[arg-type]
-    b = variants.VariantDescription("b", high, **first_sm)  # type: ignore[arg-type]
-    assert variants.variant_build_number(a) < variants.variant_build_number(b)
-
-
 def test_unknown_namespace_in_a_variant_is_refused() -> None:
     data = json.loads(json.dumps(PEP825))
     data["default-priorities"]["namespace"].append("amd")
@@ -489,12 +470,3 @@ def test_level_records_match_conda_forge_published_level3_names() -> None:
 def test_null_variant_alone_cannot_be_written() -> None:
     with pytest.raises(MappingError, match="at least one namespace"):
         variants.write_variant_json(variants.VariantDescription("null", ()))
-
-
-def test_combined_build_number_keeps_variant_order() -> None:
-    # a rebuild (wheel build tag) of a worse variant never overtakes a better variant
-    worse, better = 114, 115
-    assert variants.combined_build_number(worse, 999) < variants.combined_build_number(better, 0)
-    assert variants.combined_build_number(better, 2) > variants.combined_build_number(better, 1)
-    with pytest.raises(MappingError, match="do not fit"):
-        variants.combined_build_number(better, 1000)
