@@ -470,3 +470,28 @@ def test_level_records_match_conda_forge_published_level3_names() -> None:
 def test_null_variant_alone_cannot_be_written() -> None:
     with pytest.raises(MappingError, match="at least one namespace"):
         variants.write_variant_json(variants.VariantDescription("null", ()))
+
+
+def test_conda_depends_become_variant_json_variantlib_reads() -> None:
+    depends = [
+        "python >=3.9",
+        "__cuda >=12",
+        "__cuda_arch >=9",
+        "_x86_64-microarch-level >=3",
+        "libblas * *_mkl",
+        "__glibc >=2.17",
+    ]
+    props = variants.variant_properties_for_conda(depends)
+    written = variants.write_variant_json(variants.VariantDescription("abc", props))
+    parsed = VariantDistInfo(json.dumps(written), expected_label="abc")
+    theirs = {(p.namespace, p.feature, p.value) for p in parsed.variant_desc.properties}
+    assert theirs == {(p.namespace, p.feature, p.value) for p in props}
+    assert set(parsed.namespace_priorities) == {"blas_lapack", "nvidia", "x86_64"}
+    # and back to conda: the same constraints the package had (platform ones aside)
+    again = set(variants.conda_for_properties(props))
+    assert again == {
+        "__cuda >=12",
+        "__cuda_arch >=9.0,<13",
+        "_x86_64-microarch-level >=3",
+        "libblas * *_mkl",
+    }
