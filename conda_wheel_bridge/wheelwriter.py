@@ -31,6 +31,8 @@ __all__ = ["WheelWriter", "wheel_filename"]
 
 _CHUNK = 1024 * 1024
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_UMASK = os.umask(0o022)  # read the process umask once (there is no way to read it without setting)
+os.umask(_UMASK)
 
 
 def _date_time() -> tuple[int, int, int, int, int, int]:
@@ -88,7 +90,7 @@ class WheelWriter:
         with contextlib.suppress(FileNotFoundError):
             self._tmp.unlink()
 
-    def _zipinfo(self, arcname: str, mode: int) -> zipfile.ZipInfo:
+    def _zipinfo(self, arcname: str, mode: int, *, record: bool = False) -> zipfile.ZipInfo:
         if self._done:
             raise BadArchive(self.path, f"cannot add {arcname}: the wheel is already finished")
         _check_name(self.path, arcname)
@@ -96,6 +98,8 @@ class WheelWriter:
             raise UnsafePath(self.path, f"member name {arcname!r} is a directory")
         if arcname in self._record:
             raise BadArchive(self.path, f"duplicate member {arcname}")
+        if arcname.endswith(".dist-info/RECORD") and not record:
+            raise BadArchive(self.path, f"{arcname} is written by finish(), not added")
         info = zipfile.ZipInfo(arcname, date_time=self._date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
         # zipfile.open("w") takes the level from the ZipInfo (3.13 renamed it compress_level and
@@ -110,7 +114,8 @@ class WheelWriter:
     ) -> None:
         """Copy ``stream`` into the archive in chunks, hashing as it goes (memory stays bounded).
 
-        ``size`` (if known) lets members under 2 GiB skip the zip64 extra field.
+        ``size`` (if known) lets members under 2 GiB skip the zip64 extra field; a stream that
+        gives a different number of bytes is refused (the source lied about its size).
         """
         info = self._zipinfo(arcname, mode)
         force_zip64 = size is None or size >= zipfile.ZIP64_LIMIT
@@ -121,7 +126,14 @@ class WheelWriter:
                 while chunk := stream.read(_CHUNK):
                     hasher.update(chunk)
                     total += len(chunk)
+                    if size is not None and total > size:
+                        break
                     dest.write(chunk)
+            if size is not None and total != size:
+                got = "more than" if total > size else f"{total} of"
+                raise BadArchive(
+                    self.path, f"{arcname}: the source gave {got} the {size} bytes it declared"
+                )
         except BaseException:
             self._discard()
             raise
@@ -147,7 +159,7 @@ class WheelWriter:
             record_name = f"{dist_info}/RECORD"
             lines = [f"{_csv_field(n)},{h},{s}" for n, (h, s) in self._record.items()]
             lines.append(f"{_csv_field(record_name)},,")
-            info = self._zipinfo(record_name, 0o644)
+            info = self._zipinfo(record_name, 0o644, record=True)
             self._zip.writestr(
                 info, ("\n".join(lines) + "\n").encode(), compresslevel=self._compresslevel
             )
@@ -155,6 +167,7 @@ class WheelWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+            os.chmod(self._tmp, 0o666 & ~_UMASK)  # mkstemp made it private; a wheel is not
             os.replace(self._tmp, self.path)
         except BaseException:
             self._discard()

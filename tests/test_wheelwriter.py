@@ -112,6 +112,35 @@ def test_nothing_left_on_error(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("declared", "reason"), [(10, "more than the 10 bytes"), (30, "20 of the 30 bytes")]
+)
+def test_stream_of_the_wrong_size_is_refused(tmp_path: Path, declared: int, reason: str) -> None:
+    target = tmp_path / "x-1-py3-none-any.whl"
+    with pytest.raises(BadArchive) as info, WheelWriter(target) as ww:
+        ww.add_stream("x/a.bin", io.BytesIO(b"y" * 20), size=declared)
+    assert str(info.value) == f"{target}: x/a.bin: the source gave {reason} it declared"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_record_cannot_be_added_by_hand(tmp_path: Path) -> None:
+    with WheelWriter(tmp_path / "x-1-py3-none-any.whl") as ww:
+        with pytest.raises(BadArchive, match=r"is written by finish\(\)"):
+            ww.add_bytes("x-1.dist-info/RECORD", b"")
+        ww.add_bytes("x-1.dist-info/METADATA", b"Metadata-Version: 2.1\nName: x\nVersion: 1\n\n")
+        ww.add_bytes("x-1.dist-info/WHEEL", WHEEL)
+        ww.finish("x-1.dist-info")
+
+
+def test_output_mode_follows_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = write_hello(tmp_path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by a web server, like any built file
+
+
 def test_finish_requires_metadata_and_wheel(tmp_path: Path) -> None:
     target = tmp_path / "x-1-py3-none-any.whl"
     with (
