@@ -6,14 +6,14 @@ microarchitecture, and, in a subprocess with a timeout, the CUDA driver version 
 driver library); :func:`virtual_packages` and :func:`supported_properties` are pure functions of
 those readings and an environment mapping.
 
-Virtual packages follow conda (and CEP 30): ``__unix``, ``__linux``, ``__glibc``, ``__osx``,
-``__win``, ``__archspec`` (version ``1``, build = microarchitecture), ``__cuda`` and
-``__cuda_arch``. ``CONDA_OVERRIDE_<NAME>`` set to a value replaces the detected one; set empty it
-removes the package (``__linux`` falls back to ``0``; ``__unix`` takes no override). For the
-``__cuda_arch`` build string CEP 30 is followed (the GPU model, e.g. ``H200``), not py-rattler
-(which writes ``0``). Supported properties follow the variant providers: NVIDIA's (highest compute
-capability, driver CUDA version, its ``NV_VARIANT_PROVIDER_FORCE_*`` variables honoured), and the
-x86-64 / aarch64 ones (archspec).
+Virtual packages follow conda and CEP 30: ``__unix``, ``__linux``, ``__glibc``, ``__osx``,
+``__win``, ``__archspec`` (version ``1``, build = microarchitecture), ``__cuda``, and CEP 46's
+``__cuda_arch`` (lowest compute capability, build ``0``, as py-rattler writes it; CEP 30's
+earlier text named the GPU model as build, which CEP 46 rejected). ``CONDA_OVERRIDE_<NAME>`` set
+to a value replaces the detected one; set empty it removes the package (``__linux`` falls back
+to ``0``; ``__unix`` takes no override). Supported properties follow the variant providers:
+NVIDIA's (highest compute capability, driver CUDA version, its ``NV_VARIANT_PROVIDER_FORCE_*``
+variables honoured), and the x86-64 / aarch64 ones (archspec).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cudaprobe import CudaDevice, probe_cuda
+from .errors import CwbError
 from .mapping import cpu
 from .mapping.nvidia import supported as nvidia_supported
 from .model import VirtualPackage
@@ -35,7 +36,6 @@ __all__ = [
     "CudaDevice",
     "HostReadings",
     "HostReport",
-    "cuda_arch_build",
     "detect",
     "native_subdir",
     "nvidia_supported",
@@ -188,10 +188,12 @@ def _two(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def cuda_arch_build(device_name: str) -> str:
-    """CEP 30's ``__cuda_arch`` build string: the model with non-alphanumerics and 'NVIDIA'
-    removed, at most 64 characters (``"NVIDIA H200"`` → ``"H200"``)."""
-    return re.sub(r"[^a-zA-Z0-9]", "", device_name).replace("NVIDIA", "")[:64] or "0"
+def _compute_capability(value: str) -> str:
+    """``"9.0"`` (or ``"9.0a"``, letters dropped as CEP 46 says) → ``"9.0"``; CwbError else."""
+    match = _CC_RE.fullmatch(value.strip())
+    if match is None:
+        raise CwbError("CONDA_OVERRIDE_CUDA_ARCH", f"{value!r} is not a compute capability (9.0)")
+    return f"{int(match.group('major'))}.{int(match.group('minor'))}"
 
 
 def _cuda_version(driver: int) -> str:
@@ -251,14 +253,10 @@ def virtual_packages(
         out.append(VirtualPackage("__cuda", cuda))
         arch_override = _override(env, "cuda_arch")
         if arch_override is None and readings.cuda_devices:
-            lowest = min(readings.cuda_devices, key=lambda d: d.compute_capability)
-            major, minor = lowest.compute_capability
-            out.append(
-                VirtualPackage("__cuda_arch", f"{major}.{minor}", cuda_arch_build(lowest.name))
-            )
+            major, minor = min(d.compute_capability for d in readings.cuda_devices)
+            out.append(VirtualPackage("__cuda_arch", f"{major}.{minor}"))
         elif arch_override:
-            version, _, build = arch_override.partition("=")
-            out.append(VirtualPackage("__cuda_arch", version, build or "0"))
+            out.append(VirtualPackage("__cuda_arch", _compute_capability(arch_override)))
     return tuple(sorted(out, key=lambda p: p.name))
 
 
@@ -287,7 +285,7 @@ def supported_properties(readings: HostReadings, env: Mapping[str, str] | None =
         umd = _cuda_version(readings.cuda_driver_version)
     sm_text = env.get("NV_VARIANT_PROVIDER_FORCE_SM_ARCH") or _override(env, "cuda_arch")
     if sm_text:
-        sm = _parse_cc(sm_text.partition("=")[0])
+        sm = _parse_cc(sm_text)
     elif sm_text is None and readings.cuda_devices:
         sm = max(d.compute_capability for d in readings.cuda_devices)
     else:

@@ -6,8 +6,7 @@ real host (meant for a GPU machine; runs anywhere). Needs only the repository on
 
 The report holds our virtual packages and supported properties, py-rattler's virtual packages,
 the provider's supported configs (when ``nvidia_variant_provider`` is importable), what
-``nvidia-smi`` says, and every disagreement (``__cuda_arch``'s build string differs by design:
-CEP 30's GPU model here, ``0`` in py-rattler).
+``nvidia-smi`` says, and every disagreement.
 """
 
 from __future__ import annotations
@@ -103,8 +102,6 @@ def compare(report: dict[str, Any], theirs: list[str] | str, nvidia: Any) -> lis
     other = {text.split("=")[0]: text for text in theirs}
     for name in sorted(set(mine) | set(other)):
         a, b = mine.get(name), other.get(name)
-        if name == "__cuda_arch" and a and b and a.rsplit("=", 1)[0] == b.rsplit("=", 1)[0]:
-            continue  # build string: CEP 30 (model) here, "0" in py-rattler
         if a != b:
             problems.append(f"{name}: cwb {a} vs py-rattler {b}")
     if isinstance(nvidia, dict):

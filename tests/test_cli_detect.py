@@ -17,7 +17,7 @@ Cwb = Callable[..., tuple[int, str, str]]
 def simulated(monkeypatch: pytest.MonkeyPatch) -> None:
     """An H200-like host described by overrides alone."""
     monkeypatch.setenv("CONDA_OVERRIDE_CUDA", "13.0")
-    monkeypatch.setenv("CONDA_OVERRIDE_CUDA_ARCH", "9.0=H200")
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA_ARCH", "9.0")
     monkeypatch.setenv("CONDA_OVERRIDE_ARCHSPEC", "icelake")
     monkeypatch.setenv("CONDA_OVERRIDE_GLIBC", "2.39")
 
@@ -29,7 +29,7 @@ def test_detect_json(cwb: Cwb) -> None:
     data = json.loads(out)
     packages = {p["name"]: (p["version"], p["build"]) for p in data["virtual_packages"]}
     assert packages["__cuda"] == ("13.0", "0")
-    assert packages["__cuda_arch"] == ("9.0", "H200")
+    assert packages["__cuda_arch"] == ("9.0", "0")
     assert packages["__archspec"] == ("1", "icelake")
     assert packages["__glibc"] == ("2.39", "0")
     nvidia = data["variant_properties"]["nvidia"]
@@ -55,6 +55,14 @@ def test_empty_overrides_remove(cwb: Cwb, monkeypatch: pytest.MonkeyPatch) -> No
     assert rc == 0
     assert not names & {"__cuda", "__cuda_arch", "__archspec"}
     assert json.loads(out)["variant_properties"] == {}
+
+
+def test_bad_override_is_one_line_error(cwb: Cwb, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA", "12.8")
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA_ARCH", "sm90")
+    rc, out, err = cwb("detect", "--json")
+    assert rc == 1 and out == ""
+    assert err == "cwb: error: CONDA_OVERRIDE_CUDA_ARCH: 'sm90' is not a compute capability (9.0)\n"
 
 
 def test_detect_for_another_subdir(cwb: Cwb) -> None:

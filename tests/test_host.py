@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conda_wheel_bridge import host
+from conda_wheel_bridge.errors import CwbError
 from conda_wheel_bridge.model import VirtualPackage
 
 H200_WHEEL = "wheels/variants/nvidia_variant_provider-0.0.2-py3-none-any.whl"
@@ -61,13 +62,7 @@ def test_h200_readings_give_py_rattlers_virtual_packages(h200: dict[str, Any]) -
         name, version, build = text.split("=")
         theirs[name] = VirtualPackage(name, version, build)
     assert set(ours) == set(theirs)
-    for name, package in theirs.items():
-        assert ours[name].version == package.version, name
-        if name != "__cuda_arch":
-            assert ours[name].build == package.build, name
-    # CEP 30, not py-rattler, for the __cuda_arch build string: the GPU model
-    assert theirs["__cuda_arch"].build == "0"
-    assert ours["__cuda_arch"].build == "H200"
+    assert ours == theirs  # names, versions and builds (__cuda_arch build "0": CEP 46)
     assert ours["__cuda"].version == h200["__cuda (conda formula)"]
 
 
@@ -101,12 +96,7 @@ def test_h200_readings_give_the_nvidia_providers_values(h200: dict[str, Any]) ->
             "__cuda_arch",
             VirtualPackage("__cuda_arch", "8.6", "0"),
         ),
-        (
-            {"CONDA_OVERRIDE_CUDA": "12.8", "CONDA_OVERRIDE_CUDA_ARCH": "8.6=A100"},
-            "__cuda_arch",
-            VirtualPackage("__cuda_arch", "8.6", "A100"),
-        ),
-        ({"CONDA_OVERRIDE_CUDA_ARCH": "8.6"}, "__cuda_arch", None),  # needs __cuda (CEP 30)
+        ({"CONDA_OVERRIDE_CUDA_ARCH": "8.6"}, "__cuda_arch", None),  # needs __cuda (CEP 46)
     ],
 )
 def test_overrides(env: dict[str, str], name: str, expected: VirtualPackage | None) -> None:
@@ -135,7 +125,7 @@ def test_lowest_gpu_names_cuda_arch_highest_feeds_the_provider() -> None:
         ),
     )
     arch = {p.name: p for p in host.virtual_packages(readings, {})}["__cuda_arch"]
-    assert (arch.version, arch.build) == ("8.0", "A100SXM480GB")
+    assert (arch.version, arch.build) == ("8.0", "0")
     assert host.supported_properties(readings, {})["nvidia"]["sm_arch"] == ("90_real", "90_virtual")
 
 
@@ -163,10 +153,13 @@ def test_other_platforms() -> None:
     assert [str(p) for p in cross] == ["__archspec=1=x86_64", "__osx=0=0", "__unix=0=0"]
 
 
-def test_cuda_arch_build_string_rule() -> None:
-    assert host.cuda_arch_build("NVIDIA H200") == "H200"
-    assert host.cuda_arch_build("NVIDIA GeForce RTX 4090") == "GeForceRTX4090"
-    assert len(host.cuda_arch_build("x" * 100)) == 64
+def test_cuda_arch_override_must_be_a_compute_capability() -> None:
+    env = {"CONDA_OVERRIDE_CUDA": "12.8", "CONDA_OVERRIDE_CUDA_ARCH": "9.0a"}
+    arch = {p.name: p for p in host.virtual_packages(LINUX, env)}["__cuda_arch"]
+    assert (arch.version, arch.build) == ("9.0", "0")  # CEP 46: letters excluded
+    env["CONDA_OVERRIDE_CUDA_ARCH"] = "hopper"
+    with pytest.raises(CwbError, match="CONDA_OVERRIDE_CUDA_ARCH: 'hopper' is not a compute"):
+        host.virtual_packages(LINUX, env)
 
 
 def test_nvidia_rule_outside_the_providers_range() -> None:
