@@ -1,30 +1,248 @@
 """The incremental index cache: what was read from each file, keyed by name, size, mtime and hash.
 
 A file whose size and mtime are unchanged is trusted without being opened; one whose size or mtime
-changed is hashed, and reused only when the hash still matches. The cache itself is written with
-temp-and-rename, so a killed indexer leaves the previous cache (or none) behind, never a torn one.
+changed is hashed, and its facts are reused only when the hash still matches. The cache is an
+SQLite database, so one run touches only the rows of files that changed, a conda record is stored
+as its final JSON text (``repodata.json`` is then a join of texts), and a killed indexer leaves the
+database as of its last committed transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_bytes
+__all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json", "stat_key"]
 
-__all__ = ["CACHE_VERSION", "Entry", "fresh_entry", "load_cache", "save_cache"]
+#: bump when the stored facts change shape; an older cache is then dropped and rebuilt
+CACHE_VERSION = 7
 
-#: bump when the facts stored per file change shape; an old cache is then ignored
-CACHE_VERSION = 4
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    subdir TEXT NOT NULL,
+    fn TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,           -- "conda" or "whl"
+    record_json TEXT,             -- conda: the repodata record, exactly as written
+    summary_json TEXT NOT NULL,   -- the small facts channeldata and exports need
+    facts_json TEXT,              -- whl: everything read from the wheel
+    python_dist TEXT,             -- conda: site-packages dist-info/egg-info, if any
+    name TEXT,                    -- conda: package name (channeldata is kept per name)
+    exports_json TEXT,            -- conda: '{"run_exports":...}' when it has run_exports
+    PRIMARY KEY (subdir, fn)
+);
+-- covering indexes: the per-run queries never read the large record columns they do not need
+CREATE INDEX IF NOT EXISTS files_name ON files (name);
+CREATE INDEX IF NOT EXISTS files_stat ON files (subdir, fn, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_kind ON files (subdir, kind, fn);
+CREATE INDEX IF NOT EXISTS files_python ON files (subdir, fn, sha256)
+    WHERE python_dist IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_exports ON files (subdir, fn, exports_json)
+    WHERE exports_json IS NOT NULL;
+CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fragment TEXT NOT NULL);
+"""
 
-#: ``{"size": int, "mtime_ns": int, "sha256": str, "facts": {...}}``
-Entry = dict[str, Any]
+
+def stat_key(st: os.stat_result) -> str:
+    """The size-and-mtime key a file is recognised by: equal keys mean "not changed"."""
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_cache(path: Path) -> dict[str, Entry]:
-    """Entries by file name; an unreadable or outdated cache counts as empty."""
+@contextlib.contextmanager
+def open_cache(path: Path) -> Iterator[IndexCache]:
+    """Open (or create) the cache database at ``path``; an unreadable one is rebuilt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = _connect(path)
+    except sqlite3.DatabaseError:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        conn = _connect(path)
+    try:
+        yield IndexCache(conn)
+    finally:
+        conn.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != CACHE_VERSION:
+        conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names;")
+        conn.execute(f"PRAGMA user_version={CACHE_VERSION}")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+class IndexCache:
+    """Rows of indexed files, per subdir."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def stat_keys(self, subdir: str) -> dict[str, str]:
+        """``fn -> "size:mtime_ns"`` of every file cached for ``subdir`` (see :func:`stat_key`)."""
+        return dict(self._conn.execute(
+            "SELECT fn, printf('%d:%d', size, mtime_ns) FROM files WHERE subdir = ?", (subdir,)))
+
+    def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
+        """Everything cached about one file, as :meth:`put` took it."""
+        row = self._conn.execute(
+            "SELECT kind, record_json, summary_json, facts_json, python_dist, sha256 "
+            "FROM files WHERE subdir = ? AND fn = ?", (subdir, fn)).fetchone()
+        if row is None:
+            return None
+        kind, record_json, summary_json, facts_json, python_dist, sha = row
+        facts: dict[str, Any] = json.loads(facts_json) if facts_json else {}
+        facts.update(json.loads(summary_json))
+        facts.update({"kind": kind, "sha256": sha, "python_dist": python_dist})
+        if record_json is not None:
+            facts["record_json"] = record_json
+        return facts
+
+    def update(self, subdir: str, put: Iterable[tuple[str, int, int, dict[str, Any]]],
+               drop: Iterable[str]) -> set[str]:
+        """Store ``(fn, size, mtime_ns, facts)`` rows and forget ``drop``, in one transaction.
+
+        Returns the conda package names whose rows changed (their channeldata is stale).
+        """
+        put = list(put)
+        drop = list(drop)
+        rows = [(subdir, fn, size, mtime, *_columns(fn, facts)) for fn, size, mtime, facts in put]
+        affected = {str(facts["name"]) for _, _, _, facts in put if facts["kind"] == "conda"}
+        with self._transaction():
+            for fn in drop:
+                found = self._conn.execute("SELECT name FROM files WHERE subdir = ? AND fn = ?",
+                                           (subdir, fn)).fetchone()
+                if found is not None and found[0] is not None:
+                    affected.add(found[0])
+            self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
+                                   [(subdir, fn) for fn in drop])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
+                "record_json, summary_json, facts_json, python_dist, name, exports_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return affected
+
+    def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:
+        """Drop the rows of subdirs that no longer exist; return the package names affected."""
+        keep = list(subdirs)
+        marks = ",".join("?" * len(keep)) or "''"
+        with self._transaction():
+            names = {n for (n,) in self._conn.execute(
+                f"SELECT DISTINCT name FROM files WHERE subdir NOT IN ({marks}) "
+                "AND name IS NOT NULL", keep)}
+            self._conn.execute(f"DELETE FROM files WHERE subdir NOT IN ({marks})", keep)
+        return names
+
+    def joined(self, subdir: str, suffix: str, column: str = "record_json") -> tuple[int, str]:
+        """How many conda artifacts of ``subdir`` end in ``suffix``, and their ``"fn":{column}``
+        fragments joined with commas in file-name order (SQLite does the joining)."""
+        if column not in ("record_json", "exports_json"):
+            raise ValueError(column)
+        count, text = self._conn.execute(
+            f"SELECT count(*), group_concat(json_quote(fn) || ':' || {column}, ',') FROM "
+            f"(SELECT fn, {column} FROM files WHERE subdir = ? AND kind = 'conda' "
+            f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
+            (subdir, f"%{suffix}")).fetchone()
+        return int(count), text or ""
+
+    def count_conda(self, subdir: str) -> int:
+        """How many conda artifacts ``subdir`` has."""
+        (count,) = self._conn.execute(
+            "SELECT count(*) FROM files WHERE subdir = ? AND kind = 'conda'", (subdir,)).fetchone()
+        return int(count)
+
+    def name_summaries(self, names: Iterable[str] | None = None
+                       ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        """``name -> [(subdir, summary)]`` for ``names`` (all names when ``None``)."""
+        query = "SELECT name, subdir, summary_json FROM files WHERE kind = 'conda'"
+        rows: list[tuple[str, str, str]] = []
+        if names is None:
+            rows = self._conn.execute(query).fetchall()
+        else:
+            wanted = list(names)
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                rows += self._conn.execute(
+                    f"{query} AND name IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for name, subdir, summary in rows:
+            out.setdefault(name, []).append((subdir, json.loads(summary)))
+        return out
+
+    def set_name_fragments(self, fragments: dict[str, str | None]) -> None:
+        """Store (or, for ``None``, delete) the channeldata fragment of each name."""
+        with self._transaction():
+            self._conn.executemany("DELETE FROM names WHERE name = ?",
+                                   [(n,) for n, f in fragments.items() if f is None])
+            self._conn.executemany("INSERT OR REPLACE INTO names (name, fragment) VALUES (?, ?)",
+                                   [(n, f) for n, f in fragments.items() if f is not None])
+
+    def joined_names(self) -> str:
+        """Every name's channeldata fragment, joined in name order."""
+        (text,) = self._conn.execute(
+            "SELECT group_concat(fragment, ',') FROM (SELECT fragment FROM names ORDER BY name)"
+        ).fetchone()
+        return text or ""
+
+    def wheels(self, subdir: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(fn, facts)`` of the wheels of ``subdir``, by name."""
+        rows = self._conn.execute(
+            "SELECT fn, facts_json, summary_json, sha256 FROM files "
+            "WHERE subdir = ? AND kind = 'whl' ORDER BY fn", (subdir,))
+        return [(fn, {**json.loads(facts), **json.loads(summary), "kind": "whl", "sha256": sha})
+                for fn, facts, summary, sha in rows]
+
+    def python_packages(self) -> list[tuple[str, str, str]]:
+        """``(subdir, fn, sha256)`` of the conda packages that carry a Python distribution."""
+        return list(self._conn.execute(
+            "SELECT subdir, fn, sha256 FROM files WHERE python_dist IS NOT NULL "
+            "ORDER BY subdir, fn"))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+
+_SUMMARY_KEYS = ("name", "version", "timestamp", "license", "about", "run_exports",
+                 "indexed_timestamp")
+
+
+def _columns(fn: str, facts: dict[str, Any]) -> tuple[Any, ...]:
+    kind = facts["kind"]
+    summary = {k: facts[k] for k in _SUMMARY_KEYS if k in facts}
+    rest = exports = name = None
+    if kind == "whl":
+        rest = json.dumps({k: v for k, v in facts.items()
+                           if k not in _SUMMARY_KEYS and k not in ("kind", "sha256")})
+    else:
+        name = facts["name"]
+        if facts.get("run_exports"):
+            exports = json.dumps({"run_exports": facts["run_exports"]}, sort_keys=True,
+                                 separators=(",", ":"))
+    return (facts["sha256"], kind, facts.get("record_json"),
+            json.dumps(summary, separators=(",", ":")), rest, facts.get("python_dist"),
+            name, exports)
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    """A small JSON side cache (``{}`` when missing, unreadable, or of another version)."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -35,13 +253,9 @@ def load_cache(path: Path) -> dict[str, Entry]:
     return entries if isinstance(entries, dict) else {}
 
 
-def save_cache(path: Path, entries: dict[str, Entry]) -> None:
-    """Write the cache atomically."""
+def save_json(path: Path, entries: dict[str, Any]) -> None:
+    """Write a small JSON side cache atomically."""
+    from ..atomic import atomic_write_bytes
+
     payload = {"version": CACHE_VERSION, "entries": entries}
     atomic_write_bytes(path, json.dumps(payload, separators=(",", ":")).encode())
-
-
-def fresh_entry(entry: Entry | None, stat: os.stat_result) -> bool:
-    """Whether ``entry`` describes a file with this size and mtime (so it need not be read)."""
-    return (entry is not None and entry.get("size") == stat.st_size
-            and entry.get("mtime_ns") == stat.st_mtime_ns)

@@ -23,7 +23,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ import zstandard
 
 from ..atomic import atomic_write_bytes
 from ..errors import CwbError
-from .artifact import file_hashes, is_conda_artifact, read_conda_facts
-from .cache import Entry, fresh_entry, load_cache, save_cache
+from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
+from .cache import IndexCache, load_json, open_cache, save_json
 from .lock import channel_lock
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
@@ -47,6 +47,7 @@ STATE_DIR = ".cwb"
 _NOT_SUBDIRS = {EXPORT_DIR, "simple", STATE_DIR}
 _SUBDIR_NAME = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 _PARALLEL_THRESHOLD = 256
+_INDEXED = (*CONDA_SUFFIXES, ".whl")
 
 
 @dataclass
@@ -64,7 +65,7 @@ class IndexReport:
 
 def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
                   export_wheels: bool = True, jobs: int | None = None,
-                  zstd_level: int = 9, lock_timeout: float | None = None,
+                  zstd_level: int = 3, lock_timeout: float | None = None,
                   progress: Callable[[str], None] | None = None) -> IndexReport:
     """Index ``channel`` in place and return what was done.
 
@@ -80,25 +81,21 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
     with channel_lock(state / "index.lock", timeout=lock_timeout):
         _clean_leftovers(root, state)
         (root / "noarch").mkdir(exist_ok=True)
-        all_entries: dict[str, dict[str, Entry]] = {}
-        wheels: list[dict[str, Any]] = []
-        pythonic: list[tuple[Path, dict[str, Any]]] = []
-        any_changed = False
-        for subdir in _subdirs(root):
-            entries, changed = _scan_subdir(root, subdir, state, report, jobs=jobs)
-            any_changed |= _write_subdir(root, subdir, entries, report, changed=changed,
-                                         zstd_level=zstd_level) or changed
-            all_entries[subdir] = entries
-            for fn, entry in entries.items():
-                facts = entry["facts"]
-                if fn.endswith(".whl"):
-                    wheels.append({**facts, "url": f"{subdir}/{fn}"})
-                elif facts.get("python_dist"):
-                    pythonic.append((root / subdir / fn, entry))
-            if progress is not None:
-                progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
-        if any_changed or not (root / "channeldata.json").is_file():
-            _write_channeldata(root, all_entries)
+        subdirs = _subdirs(root)
+        with open_cache(state / "cache" / "index.sqlite") as cache:
+            stale_names = cache.forget_subdirs_except(subdirs)
+            wheels: list[dict[str, Any]] = []
+            for subdir in subdirs:
+                changed = _scan_subdir(root, subdir, cache, report, jobs=jobs)
+                stale_names |= changed
+                _write_subdir(root, subdir, cache, report, changed=bool(changed),
+                              zstd_level=zstd_level)
+                wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
+                           for fn, facts in cache.wheels(subdir)]
+                if progress is not None:
+                    progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
+            _write_channeldata(root, cache, stale_names, subdirs)
+            pythonic = [(root / subdir / fn, sha) for subdir, fn, sha in cache.python_packages()]
         if simple:
             if export_wheels:
                 wheels += _exported_wheels(root, pythonic, state, report,
@@ -130,50 +127,52 @@ def _subdirs(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _scan_subdir(root: Path, subdir: str, state: Path, report: IndexReport, *,
-                 jobs: int | None) -> tuple[dict[str, Entry], bool]:
-    """Cache entries for every artifact in ``subdir`` (reading only new or changed files), and
-    whether anything differs from the last run."""
-    cache_path = state / "cache" / f"{subdir}.json"
-    cache = load_cache(cache_path)
-    current: dict[str, Entry] = {}
+def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
+                 jobs: int | None) -> set[str]:
+    """Bring the cache up to date for ``subdir``, reading only new or changed files.
+
+    Returns the package names whose files changed (empty: nothing changed), plus ``""`` when
+    only wheels changed, so that the caller knows to rewrite the repodata.
+    """
+    stats = cache.stat_keys(subdir)
+    seen: set[str] = set()
     todo: list[tuple[str, os.stat_result]] = []
+    reused = 0
     for item in os.scandir(root / subdir):
         name = item.name
-        if name.startswith(".") and name.endswith(".part"):
-            # a temporary file left by a killed indexer (we hold the lock: nobody writes it now)
-            Path(item.path).unlink(missing_ok=True)
+        if name[0] == ".":
+            if name.endswith(".part"):
+                # left by a killed indexer (we hold the lock: nobody is writing it now)
+                Path(item.path).unlink(missing_ok=True)
             continue
-        if name.startswith(".") or not (is_conda_artifact(name) or name.endswith(".whl")):
-            continue
-        if not item.is_file():
+        if not name.endswith(_INDEXED) or not item.is_file():
             continue
         st = item.stat()
-        entry = cache.get(name)
-        if entry is not None and fresh_entry(entry, st):
-            current[name] = entry
-            report.reused += 1
+        seen.add(name)
+        if stats.get(name) == f"{st.st_size}:{st.st_mtime_ns}":  # cache.stat_key, inlined
+            reused += 1
         else:
             todo.append((name, st))
-    changed = bool(todo) or len(current) != len(cache)
-    if todo:
-        paths = [root / subdir / name for name, _ in todo]
-        # a file whose mtime changed but whose bytes did not keeps its facts
-        facts_list = _read_many(paths, cache, jobs=jobs)
-        now = int(time.time() * 1000)
-        for (name, st), facts in zip(todo, facts_list, strict=True):
-            facts.setdefault("indexed_timestamp", now)
-            current[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                             "sha256": facts["sha256"], "facts": facts}
-        report.read += len(todo)
-    if changed or not cache_path.exists():
-        save_cache(cache_path, current)
-    return current, changed
+    report.reused += reused
+    gone = [fn for fn in stats if fn not in seen]
+    if not todo and not gone:
+        return set()
+    paths = [root / subdir / name for name, _ in todo]
+    # a file whose mtime changed but whose bytes did not keeps its facts
+    olds = [cache.facts(subdir, name) if name in stats else None for name, _ in todo]
+    facts_list = _read_many(paths, olds, jobs=jobs)
+    now = int(time.time() * 1000)
+    for facts in facts_list:
+        facts.setdefault("indexed_timestamp", now)
+    affected = cache.update(subdir, [(name, st.st_size, st.st_mtime_ns, facts)
+                                     for (name, st), facts in zip(todo, facts_list, strict=True)],
+                            gone)
+    report.read += len(todo)
+    return affected | {""}
 
 
-def _read_many(paths: list[Path], cache: Mapping[str, Entry], *, jobs: int | None
+def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None
                ) -> list[dict[str, Any]]:
-    olds = [cache.get(p.name) for p in paths]
     workers = jobs if jobs is not None else min(4, os.cpu_count() or 1)
     if len(paths) < _PARALLEL_THRESHOLD or workers <= 1:
         return [_read_one(p, old) for p, old in zip(paths, olds, strict=True)]
@@ -183,7 +182,7 @@ def _read_many(paths: list[Path], cache: Mapping[str, Entry], *, jobs: int | Non
                              chunksize=max(1, len(paths) // (workers * 8))))
 
 
-def _read_one(path: Path, old: Entry | None = None) -> dict[str, Any]:
+def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
     """Facts of one artifact; a cached entry whose hash still matches is reused unread.
 
     A conda artifact's repodata record is kept as its final JSON text, so a later run writes
@@ -192,7 +191,7 @@ def _read_one(path: Path, old: Entry | None = None) -> dict[str, Any]:
     if old is not None:
         _, sha, _ = file_hashes(path)
         if sha == old.get("sha256"):
-            return dict(old["facts"])
+            return dict(old)
     if path.name.endswith(".whl"):
         facts = read_wheel_facts(path)
         facts["kind"] = "whl"
@@ -208,45 +207,41 @@ def _read_one(path: Path, old: Entry | None = None) -> dict[str, Any]:
         "timestamp": record.get("timestamp"),
         "license": record.get("license"),
         "about": {k: about[k] for k in _ABOUT_KEYS if isinstance(about.get(k), str)},
-        "run_exports": read["run_exports"],
+        **({"run_exports": read["run_exports"]} if read["run_exports"] else {}),
         "python_dist": read["python_dist"],
     }
 
 
 # --- repodata -------------------------------------------------------------------------------------
 
-def _write_subdir(root: Path, subdir: str, entries: Mapping[str, Entry], report: IndexReport, *,
+def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
                   changed: bool, zstd_level: int) -> bool:
-    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written."""
-    conda_texts: dict[str, list[str]] = {"packages": [], "packages.conda": []}
+    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written.
+
+    The records come out of the cache as ready JSON fragments, so a run that adds one package
+    to a large channel joins text instead of encoding every record again.
+    """
     whl: dict[str, dict[str, Any]] = {}
-    run_exports: dict[str, dict[str, dict[str, Any]]] = {"packages": {}, "packages.conda": {}}
-    for fn in sorted(entries):
-        facts = entries[fn]["facts"]
-        if facts["kind"] == "whl":
-            record = _whl_record_or_none(subdir, fn, facts, report)
-            if record is not None:
-                whl[record[0]] = record[1]
-            continue
-        section = "packages.conda" if fn.endswith(".conda") else "packages"
-        conda_texts[section].append(f"{json.dumps(fn)}:{facts['record_json']}")
-        if facts.get("run_exports"):
-            run_exports[section][fn] = {"run_exports": facts["run_exports"]}
-    report.subdirs[subdir] = len(conda_texts["packages"]) + len(conda_texts["packages.conda"])
+    for fn, facts in cache.wheels(subdir):
+        record = _whl_record_or_none(subdir, fn, facts, report)
+        if record is not None:
+            whl[record[0]] = record[1]
     report.whl_records += len(whl)
     target = root / subdir / "repodata.json"
     zst = root / subdir / "repodata.json.zst"
     if not changed and target.is_file() and zst.is_file():
+        report.subdirs[subdir] = cache.count_conda(subdir)
         return False
+    n_bz2, bz2 = cache.joined(subdir, ".tar.bz2")
+    n_conda, conda = cache.joined(subdir, ".conda")
+    report.subdirs[subdir] = n_bz2 + n_conda
     info: dict[str, Any] = {"subdir": subdir}
     if whl:
         stamps = [r["indexed_timestamp"] for r in whl.values()]
         info["repodata_revisions"] = {"v3": {"n_packages": len(whl), "oldest": min(stamps),
                                              "newest": max(stamps)}}
     # keys in sorted order, as json.dumps(sort_keys=True) would write them
-    parts = ['{"info":', _compact(info),
-             ',"packages":{', ",".join(conda_texts["packages"]),
-             '},"packages.conda":{', ",".join(conda_texts["packages.conda"]),
+    parts = ['{"info":', _compact(info), ',"packages":{', bz2, '},"packages.conda":{', conda,
              '},"removed":[],"repodata_version":1']
     if whl:
         parts += [',"v3":', _compact({"whl": whl})]
@@ -258,9 +253,21 @@ def _write_subdir(root: Path, subdir: str, entries: Mapping[str, Entry], report:
     cctx = zstandard.ZstdCompressor(level=zstd_level, threads=-1)
     atomic_write_bytes(zst, cctx.compress(body))
     atomic_write_bytes(target, body)
-    exports = {"info": {"subdir": subdir, "version": 1}, **run_exports}
-    atomic_write_bytes(root / subdir / "run_exports.json", _compact(exports).encode())
+    exports = "".join([
+        '{"info":', _compact({"subdir": subdir, "version": 1}),
+        ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json")[1],
+        '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json")[1], "}}"])
+    _write_if_changed(root / subdir / "run_exports.json", exports.encode())
     return True
+
+
+def _write_if_changed(path: Path, body: bytes) -> None:
+    try:
+        if path.stat().st_size == len(body) and path.read_bytes() == body:
+            return
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(path, body)
 
 
 def _whl_record_or_none(subdir: str, fn: str, facts: dict[str, Any], report: IndexReport
@@ -297,33 +304,39 @@ def _same_content(path: Path, body: bytes) -> bool:
 _ABOUT_KEYS = ("description", "dev_url", "doc_url", "home", "license", "source_url", "summary")
 
 
-def _write_channeldata(root: Path, entries: Mapping[str, Mapping[str, Entry]]) -> None:
-    """``channeldata.json``: per package name, the newest version's summary over all subdirs."""
-    by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for subdir, files in sorted(entries.items()):
-        for entry in files.values():
-            facts = entry["facts"]
-            if facts["kind"] == "conda":
-                by_name.setdefault(facts["name"], []).append((subdir, facts))
-    packages: dict[str, dict[str, Any]] = {}
-    for name, found in sorted(by_name.items()):
-        best = found[0][1] if len(found) == 1 else max(
-            (f for _, f in found), key=lambda f: (_version(f["version"]), f["timestamp"] or 0))
-        summary: dict[str, Any] = {**best["about"],
-                                   "subdirs": sorted({s for s, _ in found}),
-                                   "version": best["version"]}
-        if best.get("license"):
-            summary["license"] = best["license"]
-        if best.get("timestamp"):
-            summary["timestamp"] = int(best["timestamp"]) // 1000
-        exports = {f["version"]: f["run_exports"] for _, f in found if f.get("run_exports")}
-        summary["run_exports"] = exports
-        packages[name] = summary
-    data = {"channeldata_version": 1, "packages": packages, "subdirs": sorted(entries)}
-    body = _compact(data).encode()
+def _write_channeldata(root: Path, cache: IndexCache, stale: set[str], subdirs: list[str]
+                       ) -> None:
+    """``channeldata.json``: per package name, the newest version's summary over all subdirs.
+
+    Kept per name in the cache; only the names in ``stale`` are summarised again.
+    """
     target = root / "channeldata.json"
-    if not (target.exists() and target.read_bytes() == body):
-        atomic_write_bytes(target, body)
+    names = {n for n in stale if n}
+    if not names and target.is_file():
+        return
+    grouped = cache.name_summaries(names if len(names) < 2000 else None)
+    fragments: dict[str, str | None] = {n: None for n in names}
+    for name, found in grouped.items():
+        fragments[name] = f"{json.dumps(name)}:{_compact(_channel_summary(found))}"
+    cache.set_name_fragments(fragments)
+    body = "".join(['{"channeldata_version":1,"packages":{', cache.joined_names(),
+                    '},"subdirs":', _compact(sorted(subdirs)), "}"]).encode()
+    _write_if_changed(target, body)
+
+
+def _channel_summary(found: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    best = found[0][1] if len(found) == 1 else max(
+        (f for _, f in found), key=lambda f: (_version(f["version"]), f["timestamp"] or 0))
+    summary: dict[str, Any] = {**best.get("about", {}),
+                               "subdirs": sorted({s for s, _ in found}),
+                               "version": best["version"]}
+    if best.get("license"):
+        summary["license"] = best["license"]
+    if best.get("timestamp"):
+        summary["timestamp"] = int(best["timestamp"]) // 1000
+    summary["run_exports"] = {f["version"]: f["run_exports"] for _, f in found
+                              if f.get("run_exports")}
+    return summary
 
 
 def _version(text: str) -> Any:
@@ -337,7 +350,7 @@ def _version(text: str) -> Any:
 
 # --- wheels exported from conda packages ---------------------------------------------------------
 
-def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: Path,
+def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, str]], state: Path,
                      report: IndexReport, *, taken: set[str]) -> list[dict[str, Any]]:
     """Facts of wheels exported from Python-carrying conda packages (cached by the package hash).
 
@@ -353,13 +366,12 @@ def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: 
                                   "(conda_wheel_bridge.to_wheel is not installed)")
         return []
     cache_path = state / "cache" / "exported.json"
-    cache = load_cache(cache_path)
-    result: dict[str, Entry] = {}
+    cache = load_json(cache_path)
+    result: dict[str, Any] = {}
     wheels: list[dict[str, Any]] = []
     used = set(taken)
-    for path, entry in items:
+    for path, sha in items:
         where = f"{path.parent.name}/{path.name}"
-        sha = entry["sha256"]
         cached = cache.get(sha)
         if cached is not None and "skipped" in cached["facts"]:
             if cached["facts"].get("fn") is None or cached["facts"]["fn"] in used:
@@ -404,11 +416,11 @@ def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, Entry]], state: 
             if base.endswith(".whl") and base not in keep:
                 item.unlink()
     if result != cache:
-        save_cache(cache_path, result)
+        save_json(cache_path, result)
     return wheels
 
 
-def _skip_entry(reason: str, fn: str | None) -> Entry:
+def _skip_entry(reason: str, fn: str | None) -> dict[str, Any]:
     return {"size": 0, "mtime_ns": 0, "sha256": "", "facts": {"skipped": reason, "fn": fn}}
 
 

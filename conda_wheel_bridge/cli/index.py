@@ -25,8 +25,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="do not export wheels from the channel's Python conda packages")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="worker processes for reading many new files (default: CPUs)")
-    parser.add_argument("--zstd-level", type=int, default=9, metavar="N",
-                        help="compression level of repodata.json.zst (default 9)")
+    parser.add_argument("--zstd-level", type=int, default=3, metavar="N",
+                        help="compression level of repodata.json.zst (default 3)")
     parser.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                         help="give up when another indexer holds the channel this long")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
