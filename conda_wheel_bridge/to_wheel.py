@@ -9,36 +9,31 @@ prefix under ``.data/``. The payload is streamed; only small dist-info files are
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import io
-import json
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import __version__
-from .condameta import (
-    MetadataAdditions,
-    compose_metadata,
-    egg_requires_to_requires_dist,
-    header_mapping,
-    missing_requirements,
-)
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
 from .errors import BadArchive, BadMetadata, CwbError
-from .mapping import requirements, variantjson, variants
-from .mapping.external import conda_to_external
 from .mapping.names import NameMap, load_name_map
-from .mapping.platform import marker_environment, tags_for_conda
-from .model import VariantProperty
-from .wheelwriter import WheelWriter, wheel_filename
+from .to_wheel_meta import (
+    DistInfo,
+    check_depends,
+    entry_points_txt,
+    script_names,
+    variant_json,
+    wheel_file,
+    wheel_filename_for,
+    wheel_metadata,
+    wheel_name_for_conda,
+)
+from .wheelwriter import WheelWriter
 
 __all__ = [
     "PythonLayout",
@@ -70,18 +65,6 @@ class PythonLayout:
     dist_dir: str | None  # "foo-1.0.dist-info" / "foo-1.0-py3.7.egg-info" inside site-packages
 
 
-@dataclass
-class _Collected:
-    """Small files of the distribution's metadata directory, read while streaming."""
-
-    metadata: bytes | None = None
-    entry_points: bytes | None = None
-    wheel: bytes | None = None
-    requires_txt: bytes | None = None
-    variant_json: bytes | None = None
-    extras: list[tuple[str, bytes]] = field(default_factory=list)
-
-
 def python_layout(package: CondaPackage) -> PythonLayout | None:
     """The site-packages location and distribution directory, or None if there is no Python."""
     paths = [p.path for p in package.paths] if package.paths is not None else None
@@ -108,11 +91,6 @@ def python_layout(package: CondaPackage) -> PythonLayout | None:
     return PythonLayout(site, scripts, dists.pop() if dists else None)
 
 
-def wheel_name_for_conda(package: CondaPackage, names: NameMap) -> str:
-    """The PyPI project name for a conda package (through the name map, else the conda name)."""
-    return names.conda_to_pypi(package.name) or package.name
-
-
 def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None) -> bytes:
     """The core-metadata document describing ``package`` (its carried METADATA, completed).
 
@@ -126,15 +104,16 @@ def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None
 def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
     """(METADATA, wheel file name) without writing the wheel: only the dist-info is read."""
     layout = python_layout(info)
-    collected = _Collected()
+    dist = DistInfo()
     if layout is not None and layout.dist_dir is not None:
         prefix = f"{layout.site_packages}/{layout.dist_dir}/"
         for member in iter_payload(info.source, info, complete=False):
             if member.path.startswith(prefix) and member.stream is not None:
-                _collect(info, collected, member.path[len(prefix):], member)
-    metadata = _metadata(info, collected, names)
-    variant = _carried_variant(info, collected.variant_json) or _variant(info)
-    return metadata, _filename(info, metadata, collected.wheel, variant[0] if variant else None)
+                _collect(info, dist, member.path[len(prefix):], member)
+    metadata = wheel_metadata(info, dist, names)
+    variant = variant_json(info, dist)
+    return metadata, wheel_filename_for(info, metadata, dist.wheel,
+                                        variant[0] if variant else None)
 
 
 def conda_to_wheel(
@@ -193,8 +172,8 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     dist_prefix = f"{site}{layout.dist_dir}/"
     stem = _dist_stem(info, layout.dist_dir)
     dist_info, data_dir = f"{stem}.dist-info", f"{stem}.data"
-    _translate_depends(info, names)  # a name or spec with no answer fails before any output
-    collected = _Collected()
+    check_depends(info, names)
+    dist = DistInfo()
     sources = {p.path for p in info.paths or ()}
     scripts: list[tuple[str, bytes, int]] = []  # held until the entry points are all known
     links: dict[str, str] = {}  # arcname -> payload path whose content it needs (second pass)
@@ -204,7 +183,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
             if member.kind == "directory":
                 continue
             if member.path.startswith(dist_prefix):
-                _collect(info, collected, member.path[len(dist_prefix):], member)
+                _collect(info, dist, member.path[len(dist_prefix):], member)
                 continue
             arcname = _arcname(member.path, site, layout, data_dir, sources)
             if arcname is None:
@@ -216,27 +195,28 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
             else:
                 assert member.stream is not None
                 writer.add_stream(arcname, member.stream, mode=member.mode, size=member.size)
-        entry_points = _entry_points(info, collected)
-        launchers = _script_names(entry_points)
+        entry_points = entry_points_txt(info, dist)
+        launchers = script_names(entry_points)
         for arcname, data, mode in scripts:
             script = re.sub(r"(-script\.pyw?|\.exe)$", "", arcname.rsplit("/", 1)[1])
             if script not in launchers:  # an entry point's launcher: the installer writes its own
                 writer.add_bytes(arcname, _fix_script(data), mode=mode | 0o755)
         if links:
             _add_links(info, writer, links)
-        metadata = _metadata(info, collected, names)
-        variant = _carried_variant(info, collected.variant_json) or _variant(info)
-        filename = _filename(info, metadata, collected.wheel, variant[0] if variant else None)
+        metadata = wheel_metadata(info, dist, names)
+        variant = variant_json(info, dist)
+        filename = wheel_filename_for(info, metadata, dist.wheel,
+                                      variant[0] if variant else None)
         if "-".join(filename.split("-")[:2]) != stem:
             raise BadMetadata(info.source, f"{layout.dist_dir} does not match the name and "
                                            f"version of its METADATA ({filename})")
         writer.add_bytes(f"{dist_info}/METADATA", metadata)
-        writer.add_bytes(f"{dist_info}/WHEEL", _wheel_file(info, collected.wheel, filename))
+        writer.add_bytes(f"{dist_info}/WHEEL", wheel_file(info, dist.wheel, filename))
         if entry_points:
             writer.add_bytes(f"{dist_info}/entry_points.txt", entry_points)
         if variant:
             writer.add_bytes(f"{dist_info}/variant.json", variant[1])
-        for rel, data in collected.extras:
+        for rel, data in dist.extras:
             writer.add_bytes(f"{dist_info}/{rel}", data)
         writer.finish(dist_info)
     target = out_dir / filename
@@ -274,7 +254,7 @@ def _arcname(path: str, site: str, layout: PythonLayout, data_dir: str,
     return f"{data_dir}/data/{path}"
 
 
-def _collect(info: CondaPackage, collected: _Collected, rel: str, member: PayloadMember) -> None:
+def _collect(info: CondaPackage, dist: DistInfo, rel: str, member: PayloadMember) -> None:
     """Keep one file of the distribution's metadata directory (they are small)."""
     if member.kind != "file" or member.stream is None:
         raise BadArchive(info.source, f"{member.path}: links inside the metadata directory "
@@ -284,19 +264,19 @@ def _collect(info: CondaPackage, collected: _Collected, rel: str, member: Payloa
     data = _read_small(info, member)
     egg = ".egg-info" in member.path.split("/")[-2] if "/" in member.path else False
     if rel in ("METADATA", "PKG-INFO"):
-        collected.metadata = data
+        dist.metadata = data
     elif rel == "WHEEL":
-        collected.wheel = data
+        dist.wheel = data
     elif rel == "entry_points.txt":
-        collected.entry_points = data
+        dist.entry_points = data
     elif rel == "requires.txt":
-        collected.requires_txt = data
+        dist.requires_txt = data
     elif rel == "variant.json":
-        collected.variant_json = data
+        dist.variant_json = data
     elif egg and rel in _DROP_EGG_INFO:
         return
     else:
-        collected.extras.append((rel, data))
+        dist.extras.append((rel, data))
 
 
 def _read_small(info: CondaPackage, member: PayloadMember) -> bytes:
@@ -346,166 +326,3 @@ def _fix_script(data: bytes) -> bytes:
     return data
 
 
-def _wheel_file(info: CondaPackage, carried: bytes | None, filename: str) -> bytes:
-    parts = filename[: -len(".whl")].split("-")
-    tags = parts[-3:]
-    build = _wheel_build(carried)
-    lines = ["Wheel-Version: 1.0", f"Generator: conda-wheel-bridge {__version__}",
-             f"Root-Is-Purelib: {'true' if info.noarch == 'python' else 'false'}"]
-    for interp in tags[0].split("."):
-        for abi in tags[1].split("."):
-            for plat in tags[2].split("."):
-                lines.append(f"Tag: {interp}-{abi}-{plat}")
-    if build:
-        lines.append(f"Build: {build}")
-    return ("\n".join(lines) + "\n\n").encode()
-
-
-def _wheel_build(carried: bytes | None) -> str | None:
-    if not carried:
-        return None
-    m = re.search(rb"^Build:\s*(\S+)", carried, re.MULTILINE)
-    return m[1].decode() if m else None
-
-
-def _filename(info: CondaPackage, metadata: bytes, carried_wheel: bytes | None = None,
-              label: str | None = None) -> str:
-    fields = header_mapping(metadata)
-    return wheel_filename(fields["name"][0].strip(), fields["version"][0].strip(),
-                          _tags(info, carried_wheel), build=_wheel_build(carried_wheel),
-                          variant_label=label)
-
-
-def _carried_variant(info: CondaPackage, data: bytes | None) -> tuple[str, bytes] | None:
-    """A variant.json the distribution already carries (a variant wheel gone through conda)."""
-    if data is None:
-        return None
-    try:
-        desc = variantjson.read_variant_json(json.loads(data))
-    except (ValueError, TypeError) as exc:
-        raise BadMetadata(info.source, f"carried variant.json is unreadable ({exc})") from exc
-    return desc.label, data
-
-
-def _tags(info: CondaPackage, carried_wheel: bytes | None = None) -> list[Tag]:
-    """The tags conda's subdir and depends give; the carried WHEEL's tags when they name the
-    same platforms (they keep what conda cannot say: ``abi3``, ``py2.py3``)."""
-    computed = tags_for_conda(info.subdir, info.depends)
-    if carried_wheel:
-        carried = [parse_tag(m.decode().strip()) for m in
-                   re.findall(rb"^Tag:\s*(\S+)", carried_wheel, re.MULTILINE)]
-        tags = [t for group in carried for t in group]
-        if tags and {t.platform for t in tags} == {t.platform for t in computed}:
-            return tags
-    return computed
-
-
-# --- entry points, variants, metadata -------------------------------------------------------------
-
-def _script_names(entry_points: bytes | None) -> set[str]:
-    """Console and GUI script names in an entry_points.txt (their conda launchers are dropped)."""
-    if not entry_points:
-        return set()
-    parser = _entry_point_parser()
-    parser.read_string(entry_points.decode("utf-8"))
-    return {name for section in ("console_scripts", "gui_scripts") if parser.has_section(section)
-            for name in parser.options(section)}
-
-
-def _entry_point_parser() -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    return parser
-
-
-def _entry_points(info: CondaPackage, collected: _Collected) -> bytes | None:
-    """entry_points.txt: the carried one (kept as is) plus link.json's console scripts."""
-    carried = collected.entry_points
-    parser = _entry_point_parser()
-    if carried:
-        try:
-            parser.read_string(carried.decode("utf-8"))
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise BadMetadata(info.source, f"entry_points.txt is malformed ({exc})") from exc
-    added = False
-    for entry in info.entry_points:
-        name, sep, target = entry.partition("=")
-        if not sep:
-            raise BadMetadata(info.source, f"info/link.json entry point {entry!r} has no '='")
-        if not parser.has_section("console_scripts"):
-            parser.add_section("console_scripts")
-        if not parser.has_option("console_scripts", name.strip()):
-            parser.set("console_scripts", name.strip(), target.strip())
-            added = True
-    if not added:
-        return carried
-    out = io.StringIO()
-    for section in parser.sections():
-        out.write(f"[{section}]\n")
-        for key, value in parser.items(section):
-            out.write(f"{key} = {value}\n")
-        out.write("\n")
-    return out.getvalue().encode()
-
-
-def _variant(info: CondaPackage) -> tuple[str, bytes] | None:
-    """(label, variant.json) from virtual-package depends (``__cuda``, ``__archspec`` ...)."""
-    props = variants.variant_properties_for_conda(info.depends)
-    if not props:
-        return None
-    label = _variant_label(props)
-    desc = variantjson.VariantDescription(label=label, properties=props)
-    text = json.dumps(variantjson.write_variant_json(desc), indent=2, sort_keys=True) + "\n"
-    return label, text.encode()
-
-
-def _variant_label(props: Iterable[VariantProperty]) -> str:
-    """variantlib's default label for these properties (the hash of the description)."""
-    from variantlib.models.variant import VariantDescription as _Desc
-    from variantlib.models.variant import VariantProperty as _Prop
-
-    desc = _Desc(properties=[_Prop(namespace=p.namespace, feature=p.feature, value=p.value)
-                             for p in props])
-    return str(desc.hexdigest)
-
-
-def _metadata(info: CondaPackage, collected: _Collected, names: NameMap) -> bytes:
-    requires, python, external, extras = _translate_depends(info, names)
-    environment = _marker_environment(info, collected.wheel)
-    if collected.requires_txt:
-        egg_requires, egg_extras = egg_requires_to_requires_dist(
-            collected.requires_txt.decode("utf-8", "replace"))
-        requires = egg_requires + missing_requirements(egg_requires, requires, environment)
-        extras = egg_extras + [e for e in extras if e not in egg_extras]
-    additions = MetadataAdditions(
-        name=wheel_name_for_conda(info, names), version=info.version, requires_dist=requires,
-        requires_python=python, requires_external=external, provides_extra=extras,
-        marker_environment=environment)
-    return compose_metadata(collected.metadata, info, additions)
-
-
-def _marker_environment(info: CondaPackage, carried_wheel: bytes | None) -> dict[str, str] | None:
-    """The marker environment of a build for one CPython version (None for noarch)."""
-    for tag in _tags(info, carried_wheel):
-        m = re.fullmatch(r"cp(\d)(\d+)", tag.interpreter)
-        if m:
-            return marker_environment(info.subdir, (int(m[1]), int(m[2])))
-    return None
-
-
-def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], str | None,
-                                                                    list[str], list[str]]:
-    """(Requires-Dist, Requires-Python, Requires-External, Provides-Extra) from the depends.
-
-    Non-Python depends become PEP 725 DepURLs. They are written as ``Requires-External`` values:
-    PEP 725's own ``Requires-External-Dep`` field is not yet core metadata that packaging (and so
-    twine, pip and PyPI) accepts, while every reader takes ``Requires-External``.
-    """
-    extra_depends = info.index.get("extra_depends")
-    result = requirements.conda_depends_to_requires_dist(
-        info.depends, names=names,
-        extra_depends=extra_depends if isinstance(extra_depends, dict) else None)
-    # python_abi is a pin of the interpreter, which the wheel tags already say
-    specs = [s for s in result.external if s.split()[0] != "python_abi"]
-    external = list(conda_to_external(specs).requires_external_dep)
-    return list(result.requires_dist), result.requires_python, external, list(result.extras)

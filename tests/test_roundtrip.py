@@ -21,6 +21,7 @@ from conda_wheel_bridge.condameta import header_mapping
 from conda_wheel_bridge.condasource import iter_payload, read_conda_info
 from conda_wheel_bridge.convert import wheel_to_conda
 from conda_wheel_bridge.to_wheel import conda_to_wheel
+from conda_wheel_bridge.wheelfile import open_wheel
 from tests.support.wheelmaker import make_wheel
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,9 @@ def _roundtrip(wheel: Path, tmp_path: Path) -> Path:
 
 
 def _assert_same_wheel(original: Path, back: Path) -> None:
+    with open_wheel(back) as reader:  # a valid wheel: RECORD matches, WHEEL tags = file name
+        reader.verify()
+        assert reader.info.tags_match
     a, b = _members(original), _members(back)
     assert a == b  # every payload byte, every dist-info file (METADATA included)
     meta_a = header_mapping(a["<dist-info>/METADATA"])

@@ -266,6 +266,8 @@ def test_cuda_depends_become_a_variant_wheel(tmp_path: Path) -> None:
     desc = VariantDescription(properties=[VariantProperty("nvidia", "cuda_version_lower_bound",
                                                           "12.0")])
     assert desc.hexdigest == label  # the label variantlib itself would give
+    with open_wheel(wheel) as reader:  # WHEEL's tags agree with the file name (label aside)
+        assert reader.info.tags_match and reader.info.filename.variant_label == label
     _twine_ok(wheel)
 
 
