@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -31,11 +31,13 @@ from .launchers import (
     windows_launcher,
 )
 from .licenses import license_files, spdx_license
+from .mapping.names import NameMap, load_name_map
 from .mapping.platform import subdirs_for_wheel, targets_for_wheel
+from .mapping.requirements import requires_dist_to_conda
 from .model import CondaTarget
 from .wheelfile import WheelInfo, WheelMember, WheelReader, open_wheel
 
-__all__ = ["ConvertResult", "NameMapLike", "wheel_to_conda", "wheel_to_conda_all"]
+__all__ = ["ConvertResult", "wheel_to_conda", "wheel_to_conda_all"]
 
 _CHUNK = 1 << 20
 #: scripts up to this size are read whole to rewrite a ``#!python`` shebang; larger ones are copied
@@ -45,19 +47,15 @@ _DROPPED = ("INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "RECORD.jws",
 _FORBIDDEN_TOP = ("info", "conda-meta")
 
 
-class NameMapLike(Protocol):
-    """What convert needs from :class:`conda_wheel_bridge.mapping.names.NameMap`."""
-
-    def pypi_to_conda(self, name: str) -> str: ...
-
-
 @dataclass(frozen=True)
 class ConvertResult:
-    """One conda package written: its path, subdir and the index.json it carries."""
+    """One conda package written: its path, subdir, the index.json it carries, and ``notes``: one
+    line per requirement the translation changed or dropped (markers conda cannot say ...)."""
 
     path: Path
     subdir: str
     index: Mapping[str, Any] = field(repr=False)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -162,16 +160,17 @@ def _hash_member(reader: WheelReader, member: WheelMember) -> str:
     return digest.hexdigest()
 
 
-def _plan(
-    reader: WheelReader, target: CondaTarget, where: str
-) -> tuple[list[_Entry], list[str]]:
+def _plan(reader: WheelReader, target: CondaTarget, where: str) -> tuple[list[_Entry], list[str]]:
     """The payload entries (RECORD last to be computed) and the link.json entry points."""
     info = reader.info
     layout = _Layout(info, target, where)
     entries: list[_Entry] = []
     dist_info = info.dist_info
     for member in reader.members:
-        if member.name.startswith(dist_info + "/") and member.name[len(dist_info) + 1 :] in _DROPPED:
+        if (
+            member.name.startswith(dist_info + "/")
+            and member.name[len(dist_info) + 1 :] in _DROPPED
+        ):
             continue
         scheme, path = layout.place(member.name)
         executable = bool(member.mode & 0o111) or scheme == "scripts"
@@ -206,7 +205,10 @@ def _plan(
             else:
                 entries.append(
                     _bytes_entry(
-                        f"{target.scripts_dir}/{name}", posix_launcher(value), 0o755, placeholder=True
+                        f"{target.scripts_dir}/{name}",
+                        posix_launcher(value),
+                        0o755,
+                        placeholder=True,
                     )
                 )
 
@@ -240,23 +242,17 @@ def _check_unique(entries: Sequence[_Entry], where: str) -> None:
         seen.add(key)
 
 
-def _load_names(names: NameMapLike | None) -> NameMapLike:
-    if names is not None:
-        return names
-    from .mapping.names import load_name_map
-
-    return load_name_map()
+def _load_names(names: NameMap | None) -> NameMap:
+    return names if names is not None else load_name_map()
 
 
 def _depends(
-    info: WheelInfo, target: CondaTarget, names: NameMapLike, where: str
-) -> tuple[list[str], dict[str, list[str]]]:
-    """depends and extra_depends: tag pins, Requires-Dist, PEP 725 externals (variants apart)."""
-    from .mapping.requirements import requires_dist_to_conda
-
+    info: WheelInfo, target: CondaTarget, names: NameMap, where: str
+) -> tuple[list[str], dict[str, list[str]], tuple[str, ...]]:
+    """depends, extra_depends and losses: tag pins, Requires-Dist, PEP 725 externals."""
     try:
         translated = requires_dist_to_conda(
-            info.requires_dist, names=names, environment=target.marker_environment  # type: ignore[arg-type]
+            info.requires_dist, names=names, environment=target.marker_environment
         )
     except CwbError as exc:
         raise BadMetadata(where, f"{exc.where}: {exc.reason}") from None
@@ -264,7 +260,7 @@ def _depends(
         raise BadMetadata(where, f"Requires-Dist: {exc}") from None
     depends = list(target.depends) + list(translated.depends) + _external_depends(info)
     extras = {k: list(v) for k, v in translated.extra_depends.items()}
-    return _dedupe(depends), extras
+    return _dedupe(depends), extras, tuple(getattr(translated, "losses", ()))
 
 
 def _external_depends(info: WheelInfo) -> list[str]:
@@ -300,7 +296,9 @@ def _variant(info: WheelInfo, where: str) -> _Variant:
     return _Variant(tuple(build.depends), build.build_label or label, int(build.build_number))
 
 
-def _build_string(target: CondaTarget, depends: Sequence[str], label: str | None, number: int) -> str:
+def _build_string(
+    target: CondaTarget, depends: Sequence[str], label: str | None, number: int
+) -> str:
     if target.python_version is None:
         prefix = "py"
     else:
@@ -323,8 +321,15 @@ def _wheel_build_number(build: str | None) -> int:
 
 
 _ARCH = {
-    "64": "x86_64", "32": "x86", "aarch64": "aarch64", "arm64": "arm64", "ppc64le": "ppc64le",
-    "ppc64": "ppc64", "s390x": "s390x", "armv7l": "armv7l", "riscv64": "riscv64",
+    "64": "x86_64",
+    "32": "x86",
+    "aarch64": "aarch64",
+    "arm64": "arm64",
+    "ppc64le": "ppc64le",
+    "ppc64": "ppc64",
+    "s390x": "s390x",
+    "armv7l": "armv7l",
+    "riscv64": "riscv64",
 }
 
 
@@ -375,8 +380,10 @@ def _about(info: WheelInfo, license_names: Sequence[str]) -> dict[str, Any]:
     home = str(meta.get("Home-page") or "").strip() or urls.get("homepage")
     if home and home.upper() != "UNKNOWN":
         about["home"] = home
-    for key, labels in (("dev_url", ("source", "sourcecode", "repository", "code")),
-                        ("doc_url", ("documentation", "docs"))):
+    for key, labels in (
+        ("dev_url", ("source", "sourcecode", "repository", "code")),
+        ("doc_url", ("documentation", "docs")),
+    ):
         for label in labels:
             if label in urls:
                 about[key] = urls[label]
@@ -386,15 +393,22 @@ def _about(info: WheelInfo, license_names: Sequence[str]) -> dict[str, Any]:
         about["license"] = lic
     if license_names:
         about["license_file"] = list(license_names)
-    about["extra"] = {"converted_from": info.path.name, "converter": f"conda-wheel-bridge {__version__}"}
+    about["extra"] = {
+        "converted_from": info.path.name,
+        "converter": f"conda-wheel-bridge {__version__}",
+    }
     return about
 
 
 def _paths_json(entries: Sequence[_Entry]) -> bytes:
     rows = []
     for e in entries:
-        row: dict[str, Any] = {"_path": e.path, "path_type": "hardlink", "sha256": e.sha256,
-                               "size_in_bytes": e.size}
+        row: dict[str, Any] = {
+            "_path": e.path,
+            "path_type": "hardlink",
+            "sha256": e.sha256,
+            "size_in_bytes": e.size,
+        }
         if e.placeholder:
             row["file_mode"] = "text"
             row["prefix_placeholder"] = PREFIX_PLACEHOLDER
@@ -441,12 +455,12 @@ def _convert_one(
     fmt: str,
     zstd_level: int,
     zstd_threads: int,
-    names: NameMapLike,
+    names: NameMap,
 ) -> ConvertResult:
     info = reader.info
     where = str(info.path)
     conda_name = names.pypi_to_conda(info.name)
-    depends, extras = _depends(info, target, names, where)
+    depends, extras, notes = _depends(info, target, names, where)
     variant = _variant(info, where)
     depends = _dedupe(depends + list(variant.depends))
     timestamp = int(os.stat(info.path).st_mtime)
@@ -463,7 +477,10 @@ def _convert_one(
         w.add_info("paths.json", _paths_json(entries))
         w.add_info("files", "".join(e.path + "\n" for e in entries).encode())
         if target.noarch_python:
-            link = {"noarch": {"type": "python", "entry_points": link_eps}, "package_metadata_version": 1}
+            link = {
+                "noarch": {"type": "python", "entry_points": link_eps},
+                "package_metadata_version": 1,
+            }
             w.add_info("link.json", _json(link))
         for name, data in licenses:
             w.add_info(f"licenses/{name}", data)
@@ -477,7 +494,7 @@ def _convert_one(
                 checked = _Checked(src, e, where)
                 w.add_file(e.path, checked, e.size, mode=e.mode)  # type: ignore[arg-type]
                 checked.finish()
-    return ConvertResult(path, target.subdir, index)
+    return ConvertResult(path, target.subdir, index, notes)
 
 
 def wheel_to_conda_all(
@@ -487,12 +504,13 @@ def wheel_to_conda_all(
     fmt: str = "conda",
     zstd_level: int = DEFAULT_ZSTD_LEVEL,
     zstd_threads: int = 0,
-    names: NameMapLike | None = None,
+    names: NameMap | None = None,
     allow_musllinux: bool = False,
     subdirs: Collection[str] | None = None,
 ) -> tuple[ConvertResult, ...]:
     """Convert ``wheel`` into one conda package per subdir it reaches (two for macOS universal2),
-    or only those in ``subdirs``. Packages land in ``out_dir/<subdir>/``; on any error, none is left.
+    or only those in ``subdirs``. Packages land in ``out_dir/<subdir>/``; on any error none is
+    left.
     """
     if fmt not in FORMATS:
         raise CwbError(str(wheel), f"unknown output format {fmt!r} (choose conda or tar.bz2)")
@@ -500,7 +518,7 @@ def wheel_to_conda_all(
     names = _load_names(names)
     done: list[ConvertResult] = []
     try:
-        with open_wheel(wheel) as reader:
+        with open_wheel(Path(wheel)) as reader:
             targets = targets_for_wheel(
                 reader.info.filename.tags,
                 reader.info.requires_python,
@@ -510,11 +528,20 @@ def wheel_to_conda_all(
             if subdirs is not None:
                 targets = tuple(t for t in targets if t.subdir in subdirs)
                 if not targets:
-                    raise UnsupportedTag(wheel, f"wheel reaches none of {', '.join(sorted(subdirs))}")
+                    raise UnsupportedTag(
+                        wheel, f"wheel reaches none of {', '.join(sorted(subdirs))}"
+                    )
             for target in targets:
                 done.append(
-                    _convert_one(reader, target, out, fmt=fmt, zstd_level=zstd_level,
-                                 zstd_threads=zstd_threads, names=names)
+                    _convert_one(
+                        reader,
+                        target,
+                        out,
+                        fmt=fmt,
+                        zstd_level=zstd_level,
+                        zstd_threads=zstd_threads,
+                        names=names,
+                    )
                 )
     except BaseException as exc:
         for result in done:
@@ -533,7 +560,7 @@ def wheel_to_conda(
     fmt: str = "conda",
     zstd_level: int = DEFAULT_ZSTD_LEVEL,
     zstd_threads: int = 0,
-    names: NameMapLike | None = None,
+    names: NameMap | None = None,
     allow_musllinux: bool = False,
     subdir: str | None = None,
 ) -> ConvertResult:
@@ -541,11 +568,17 @@ def wheel_to_conda(
     when the wheel reaches several (universal2; default: the first), :func:`wheel_to_conda_all`
     writes them all."""
     if subdir is None:
-        with open_wheel(wheel) as reader:
+        with open_wheel(Path(wheel)) as reader:
             subdir = subdirs_for_wheel(
                 reader.info.filename.tags, where=str(wheel), allow_musllinux=allow_musllinux
             )[0]
     return wheel_to_conda_all(
-        wheel, out_dir, fmt=fmt, zstd_level=zstd_level, zstd_threads=zstd_threads, names=names,
-        allow_musllinux=allow_musllinux, subdirs=(subdir,),
+        wheel,
+        out_dir,
+        fmt=fmt,
+        zstd_level=zstd_level,
+        zstd_threads=zstd_threads,
+        names=names,
+        allow_musllinux=allow_musllinux,
+        subdirs=(subdir,),
     )[0]

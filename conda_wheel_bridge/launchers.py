@@ -34,7 +34,11 @@ def entry_point_target(value: str) -> tuple[str, str | None]:
 
 def _body(module: str, attr: str | None) -> str:
     if attr is None:
-        return f"import runpy\nimport sys\n\nif __name__ == '__main__':\n    runpy.run_module({module!r}, run_name='__main__')\n"
+        return (
+            "import runpy\n\n"
+            "if __name__ == '__main__':\n"
+            f"    runpy.run_module({module!r}, run_name='__main__')\n"
+        )
     top = attr.split(".")[0]
     call = attr
     return (
@@ -50,7 +54,8 @@ def _body(module: str, attr: str | None) -> str:
 def posix_launcher(value: str) -> bytes:
     """The ``bin/NAME`` script for entry point ``value`` (its shebang is the prefix placeholder)."""
     module, attr = entry_point_target(value)
-    return f"#!{PREFIX_PLACEHOLDER}/bin/python\n# -*- coding: utf-8 -*-\n{_body(module, attr)}".encode()
+    head = f"#!{PREFIX_PLACEHOLDER}/bin/python\n# -*- coding: utf-8 -*-\n"
+    return (head + _body(module, attr)).encode()
 
 
 def windows_launcher(name: str, value: str, *, gui: bool = False) -> dict[str, bytes]:

@@ -20,42 +20,50 @@ __all__ = ["MAX_LICENSE_FILE", "license_files", "spdx_license"]
 MAX_LICENSE_FILE = 4 << 20
 
 #: trove classifiers that name one SPDX license (ambiguous ones such as "BSD License" are absent)
+_OSI = "License :: OSI Approved :: "
 _CLASSIFIERS = {
-    "License :: OSI Approved :: MIT License": "MIT",
-    "License :: OSI Approved :: MIT No Attribution License (MIT-0)": "MIT-0",
-    "License :: OSI Approved :: Apache Software License": "Apache-2.0",
-    "License :: OSI Approved :: ISC License (ISCL)": "ISC",
-    "License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
-    "License :: OSI Approved :: GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
-    "License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
-    "License :: OSI Approved :: GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
-    "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
-    "License :: OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.0-only",
-    "License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)":
-        "LGPL-2.0-or-later",
-    "License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
-    "License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)":
-        "LGPL-3.0-or-later",
-    "License :: OSI Approved :: GNU Affero General Public License v3": "AGPL-3.0-only",
-    "License :: OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)":
-        "AGPL-3.0-or-later",
-    "License :: OSI Approved :: Python Software Foundation License": "PSF-2.0",
-    "License :: OSI Approved :: The Unlicense (Unlicense)": "Unlicense",
-    "License :: OSI Approved :: zlib/libpng License": "Zlib",
-    "License :: OSI Approved :: Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
-    "License :: OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
-    "License :: OSI Approved :: Universal Permissive License (UPL)": "UPL-1.0",
-    "License :: OSI Approved :: Artistic License": "Artistic-2.0",
+    _OSI + "MIT License": "MIT",
+    _OSI + "MIT No Attribution License (MIT-0)": "MIT-0",
+    _OSI + "Apache Software License": "Apache-2.0",
+    _OSI + "ISC License (ISCL)": "ISC",
+    _OSI + "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    _OSI + "GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
+    _OSI + "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
+    _OSI + "GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    _OSI + "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+    _OSI + "GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.0-only",
+    _OSI + "GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
+    _OSI + "GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
+    _OSI + "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+    _OSI + "GNU Affero General Public License v3": "AGPL-3.0-only",
+    _OSI + "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+    _OSI + "Python Software Foundation License": "PSF-2.0",
+    _OSI + "The Unlicense (Unlicense)": "Unlicense",
+    _OSI + "zlib/libpng License": "Zlib",
+    _OSI + "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+    _OSI + "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+    _OSI + "Universal Permissive License (UPL)": "UPL-1.0",
     "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
 }
 #: short free-text License values that are common and unambiguous
 _SHORT = {
-    "apache 2.0": "Apache-2.0", "apache-2": "Apache-2.0", "apache license 2.0": "Apache-2.0",
-    "apache license, version 2.0": "Apache-2.0", "apache software license": "Apache-2.0",
-    "mit license": "MIT", "new bsd": "BSD-3-Clause", "new bsd license": "BSD-3-Clause",
-    "3-clause bsd": "BSD-3-Clause", "bsd 3-clause": "BSD-3-Clause", "bsd-3": "BSD-3-Clause",
-    "bsd 2-clause": "BSD-2-Clause", "simplified bsd": "BSD-2-Clause", "psf": "PSF-2.0",
-    "mpl 2.0": "MPL-2.0", "mpl-2": "MPL-2.0", "isc license": "ISC",
+    "apache 2.0": "Apache-2.0",
+    "apache-2": "Apache-2.0",
+    "apache license 2.0": "Apache-2.0",
+    "apache license, version 2.0": "Apache-2.0",
+    "apache software license": "Apache-2.0",
+    "mit license": "MIT",
+    "new bsd": "BSD-3-Clause",
+    "new bsd license": "BSD-3-Clause",
+    "3-clause bsd": "BSD-3-Clause",
+    "bsd 3-clause": "BSD-3-Clause",
+    "bsd-3": "BSD-3-Clause",
+    "bsd 2-clause": "BSD-2-Clause",
+    "simplified bsd": "BSD-2-Clause",
+    "psf": "PSF-2.0",
+    "mpl 2.0": "MPL-2.0",
+    "mpl-2": "MPL-2.0",
+    "isc license": "ISC",
 }
 
 
@@ -77,8 +85,11 @@ def spdx_license(metadata: email.message.Message) -> str | None:
         if found:
             return found
     classified = sorted(
-        {_CLASSIFIERS[c] for c in (str(v).strip() for v in metadata.get_all("Classifier") or [])
-         if c in _CLASSIFIERS}
+        {
+            _CLASSIFIERS[c]
+            for c in (str(v).strip() for v in metadata.get_all("Classifier") or [])
+            if c in _CLASSIFIERS
+        }
     )
     if classified:
         return _canonical(" OR ".join(classified))

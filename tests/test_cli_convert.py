@@ -46,8 +46,19 @@ def test_convert_batch(cwb: Cwb, wheels: list[Path], tmp_path: Path) -> None:
 
 def test_convert_json_parallel_tar_bz2(cwb: Cwb, wheels: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "channel"
-    rc, stdout, _ = cwb("convert", *wheels, "-o", out, "--json", "--jobs", "2",
-                        "--format", "tar.bz2", "--zstd-level", "3")
+    rc, stdout, _ = cwb(
+        "convert",
+        *wheels,
+        "-o",
+        out,
+        "--json",
+        "--jobs",
+        "2",
+        "--format",
+        "tar.bz2",
+        "--zstd-level",
+        "3",
+    )
     assert rc == 0
     report = json.loads(stdout)
     assert [r["input"] for r in report] == [str(w) for w in wheels]
@@ -57,7 +68,9 @@ def test_convert_json_parallel_tar_bz2(cwb: Cwb, wheels: list[Path], tmp_path: P
         assert path.is_file() and path.name.endswith(".tar.bz2")
         assert path.parent.name == output["subdir"] == output["index"]["subdir"]
         assert read_conda(path).json("index.json") == output["index"]
-    assert _files(out) == sorted(str(Path(e["outputs"][0]["path"]).relative_to(out)) for e in report)
+    assert _files(out) == sorted(
+        str(Path(e["outputs"][0]["path"]).relative_to(out)) for e in report
+    )
 
 
 def test_quiet(cwb: Cwb, wheels: list[Path], tmp_path: Path) -> None:
@@ -84,7 +97,9 @@ def test_one_bad_wheel_fails_the_batch_and_leaves_nothing(
         assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_error_when_out_did_not_exist_removes_it(cwb: Cwb, fixtures_dir: Path, tmp_path: Path) -> None:
+def test_error_when_out_did_not_exist_removes_it(
+    cwb: Cwb, fixtures_dir: Path, tmp_path: Path
+) -> None:
     musl = fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-musllinux_1_2_x86_64.whl"
     rc, _, stderr = cwb("convert", musl, "-o", tmp_path / "new")
     assert rc == 1 and "musllinux" in stderr and stderr.startswith(f"cwb: error: {musl}: ")
@@ -101,7 +116,9 @@ def test_error_when_out_did_not_exist_removes_it(cwb: Cwb, fixtures_dir: Path, t
         (["--to", "wheel"], "--to wheel takes conda packages"),
     ],
 )
-def test_bad_options(cwb: Cwb, wheels: list[Path], tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_options(
+    cwb: Cwb, wheels: list[Path], tmp_path: Path, args: list[str], message: str
+) -> None:
     rc, _, stderr = cwb("convert", wheels[0], "-o", tmp_path / "o", *args)
     assert rc == 1 and message in stderr and stderr.count("\n") == 1
     assert not (tmp_path / "o").exists()
@@ -117,9 +134,12 @@ def test_not_a_package(cwb: Cwb, tmp_path: Path) -> None:
 def test_name_map_overlay(cwb: Cwb, tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path, "renamed", "1.0", requires_dist=["somedep>=1"])
     overlay = tmp_path / "names.json"
-    overlay.write_text(json.dumps({"pypi_to_conda": {"renamed": "renamed-conda",
-                                                     "somedep": "somedep-conda"}}))
-    rc, stdout, stderr = cwb("convert", wheel, "-o", tmp_path / "o", "--name-map", overlay, "--json")
+    overlay.write_text(
+        json.dumps({"pypi_to_conda": {"renamed": "renamed-conda", "somedep": "somedep-conda"}})
+    )
+    rc, stdout, stderr = cwb(
+        "convert", wheel, "-o", tmp_path / "o", "--name-map", overlay, "--json"
+    )
     assert rc == 0, stderr
     index = json.loads(stdout)[0]["outputs"][0]["index"]
     assert index["name"] == "renamed-conda"
@@ -140,8 +160,18 @@ def test_to_wheel_dispatch_round_trip(cwb: Cwb, wheels: list[Path], tmp_path: Pa
 def test_module_entry_point(wheels: list[Path], tmp_path: Path) -> None:
     """``python -m conda_wheel_bridge convert`` works as a real process (no TTY: no progress)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "conda_wheel_bridge", "convert", str(wheels[1]), "-o", str(tmp_path)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "conda_wheel_bridge",
+            "convert",
+            str(wheels[1]),
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith(".conda") and proc.stderr == ""

@@ -12,6 +12,7 @@ import pytest
 import zstandard
 
 from conda_wheel_bridge.condafile import conda_writer, package_stem
+
 from tests.support.condaread import read_conda
 
 

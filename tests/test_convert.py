@@ -18,13 +18,16 @@ from conda_wheel_bridge.convert import wheel_to_conda, wheel_to_conda_all
 from conda_wheel_bridge.errors import CwbError, UnsafePath, UnsupportedTag
 from conda_wheel_bridge.launchers import PREFIX_PLACEHOLDER
 from conda_wheel_bridge.wheelfile import open_wheel
+
 from tests.conftest import FIXTURES
 from tests.support.condaread import CondaContents, check_paths_json, read_conda
 from tests.support.wheelmaker import make_wheel, record_hash
 
-WHEELS = sorted((FIXTURES / "wheels").glob("*.whl")) + sorted(
-    (FIXTURES / "wheels" / "fixtures").glob("*.whl")
-) + sorted((FIXTURES / "wheels" / "variants").glob("*.whl"))
+WHEELS = (
+    sorted((FIXTURES / "wheels").glob("*.whl"))
+    + sorted((FIXTURES / "wheels" / "fixtures").glob("*.whl"))
+    + sorted((FIXTURES / "wheels" / "variants").glob("*.whl"))
+)
 
 
 def _files(out: Path) -> list[Path]:
@@ -78,8 +81,10 @@ def check_package(wheel: Path, contents: CondaContents, index: dict[str, object]
     if index.get("noarch") == "python":
         link = contents.json("link.json")
         assert link["noarch"]["type"] == "python"
-        assert all(p.startswith(("site-packages/", "python-scripts/")) or not p.startswith("lib/")
-                   for p in contents.payload)
+        assert all(
+            p.startswith(("site-packages/", "python-scripts/")) or not p.startswith("lib/")
+            for p in contents.payload
+        )
 
 
 def _installed_record_path(path: str, site: str, index: dict[str, object]) -> str:
@@ -135,11 +140,17 @@ def test_pure_wheel_is_noarch_python(fixtures_dir: Path, tmp_path: Path) -> None
 
 
 def test_platform_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
-    wheel = fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    wheel = (
+        fixtures_dir
+        / "wheels/msgpack-1.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
     index, contents = _convert(wheel, tmp_path)
     assert index["subdir"] == "linux-64" and "noarch" not in index
     assert index["depends"][:3] == [
-        "python >=3.11,<3.12.0a0", "python_abi 3.11.* *_cp311", "__glibc >=2.17"]
+        "python >=3.11,<3.12.0a0",
+        "python_abi 3.11.* *_cp311",
+        "__glibc >=2.17",
+    ]
     assert str(index["build"]).startswith("py311h")
     assert index["name"] == "msgpack-python"  # through the shipped name map
     sos = [p for p in contents.payload if p.endswith(".so")]
@@ -148,24 +159,34 @@ def test_platform_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
 
 
 def test_windows_wheel_layout(fixtures_dir: Path, tmp_path: Path) -> None:
-    index, contents = _convert(fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-win_amd64.whl", tmp_path)
+    index, contents = _convert(
+        fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-win_amd64.whl", tmp_path
+    )
     assert index["subdir"] == "win-64" and "__win" in index["depends"]  # type: ignore[operator]
-    assert any(p.startswith("Lib/site-packages/msgpack/") and p.endswith(".pyd")
-               for p in contents.payload)
+    assert any(
+        p.startswith("Lib/site-packages/msgpack/") and p.endswith(".pyd") for p in contents.payload
+    )
 
 
 def test_macos_arm64_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
-    index, _ = _convert(fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-macosx_11_0_arm64.whl", tmp_path)
+    index, _ = _convert(
+        fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-macosx_11_0_arm64.whl", tmp_path
+    )
     assert index["subdir"] == "osx-arm64" and "__osx >=11.0" in index["depends"]  # type: ignore[operator]
 
 
 def test_abi3_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
-    wheel = fixtures_dir / "wheels/bcrypt-4.3.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    wheel = (
+        fixtures_dir
+        / "wheels/bcrypt-4.3.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
     index, contents = _convert(wheel, tmp_path)
     assert index["subdir"] == "linux-64" and index["noarch"] == "python"
     assert index["depends"][:2] == ["python >=3.9", "__glibc >=2.17"]
     assert not any(str(d).startswith("python_abi") for d in index["depends"])  # type: ignore[attr-defined]
-    assert any(p.startswith("site-packages/bcrypt/") and p.endswith(".so") for p in contents.payload)
+    assert any(
+        p.startswith("site-packages/bcrypt/") and p.endswith(".so") for p in contents.payload
+    )
 
 
 def test_musllinux(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -206,8 +227,12 @@ def test_data_schemes_and_scripts(tmp_path: Path) -> None:
     }
     for tag, site, scripts, headers in (
         ("py3-none-any", "site-packages", "python-scripts", "include/pkg"),
-        ("cp311-cp311-manylinux_2_17_x86_64", "lib/python3.11/site-packages", "bin",
-         "include/python3.11/pkg"),
+        (
+            "cp311-cp311-manylinux_2_17_x86_64",
+            "lib/python3.11/site-packages",
+            "bin",
+            "include/python3.11/pkg",
+        ),
         ("cp311-cp311-win_amd64", "Lib/site-packages", "Scripts", "Include/pkg"),
     ):
         wheel = make_wheel(tmp_path / tag, "pkg", "1.0", tag=tag, files=files)
@@ -224,21 +249,30 @@ def test_data_schemes_and_scripts(tmp_path: Path) -> None:
             assert p[f"{scripts}/tool"].data == b"#!python\nprint('tool')\n"
             assert "prefix_placeholder" not in rows[f"{scripts}/tool"]
         else:
-            assert p[f"{scripts}/tool"].data == f"#!{PREFIX_PLACEHOLDER}/bin/python\nprint('tool')\n".encode()
+            assert (
+                p[f"{scripts}/tool"].data
+                == f"#!{PREFIX_PLACEHOLDER}/bin/python\nprint('tool')\n".encode()
+            )
             assert rows[f"{scripts}/tool"]["prefix_placeholder"] == PREFIX_PLACEHOLDER
             assert "prefix_placeholder" not in rows[f"{scripts}/binary"]
 
 
 def test_entry_points(tmp_path: Path) -> None:
-    eps = {"console_scripts": {"hello": "pkg.cli:main"}, "gui_scripts": {"hello-gui": "pkg.gui:run"}}
+    eps = {
+        "console_scripts": {"hello": "pkg.cli:main"},
+        "gui_scripts": {"hello-gui": "pkg.gui:run"},
+    }
     noarch = make_wheel(tmp_path / "a", "pkg", "1.0", entry_points=eps)
     _, contents = _convert(noarch, tmp_path / "a" / "out")
     assert contents.json("link.json")["noarch"]["entry_points"] == [
-        "hello = pkg.cli:main", "hello-gui = pkg.gui:run"]
+        "hello = pkg.cli:main",
+        "hello-gui = pkg.gui:run",
+    ]
     assert not any(p.startswith("python-scripts/") for p in contents.payload)
 
-    linux = make_wheel(tmp_path / "b", "pkg", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64",
-                       entry_points=eps)
+    linux = make_wheel(
+        tmp_path / "b", "pkg", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", entry_points=eps
+    )
     _, contents = _convert(linux, tmp_path / "b" / "out")
     script = contents.payload["bin/hello"]
     assert script.mode & 0o111
@@ -255,10 +289,16 @@ def test_entry_points(tmp_path: Path) -> None:
 
 def test_license_and_license_files(tmp_path: Path) -> None:
     wheel = make_wheel(
-        tmp_path, "lic", "1.0", license_expression="mit OR apache-2.0",
+        tmp_path,
+        "lic",
+        "1.0",
+        license_expression="mit OR apache-2.0",
         extra_metadata=["License-File: LICENSE", "License-File: sub/NOTICE"],
-        files={"lic/__init__.py": b"", "lic-1.0.dist-info/licenses/LICENSE": b"MIT text\n",
-               "lic-1.0.dist-info/licenses/sub/NOTICE": b"notice\n"},
+        files={
+            "lic/__init__.py": b"",
+            "lic-1.0.dist-info/licenses/LICENSE": b"MIT text\n",
+            "lic-1.0.dist-info/licenses/sub/NOTICE": b"notice\n",
+        },
     )
     index, contents = _convert(wheel, tmp_path / "out")
     assert index["license"] == "MIT OR Apache-2.0"
@@ -274,11 +314,18 @@ def test_license_and_license_files(tmp_path: Path) -> None:
         (["License: " + "Permission is hereby granted, free of charge" * 5], None),
         (["Classifier: License :: OSI Approved :: BSD License"], None),
         (["Classifier: License :: OSI Approved :: Apache Software License"], "Apache-2.0"),
-        (["Classifier: License :: OSI Approved :: MIT License",
-          "Classifier: License :: OSI Approved :: Apache Software License"], "Apache-2.0 OR MIT"),
+        (
+            [
+                "Classifier: License :: OSI Approved :: MIT License",
+                "Classifier: License :: OSI Approved :: Apache Software License",
+            ],
+            "Apache-2.0 OR MIT",
+        ),
     ],
 )
-def test_license_is_spdx_or_absent(tmp_path: Path, metadata: list[str], expected: str | None) -> None:
+def test_license_is_spdx_or_absent(
+    tmp_path: Path, metadata: list[str], expected: str | None
+) -> None:
     wheel = make_wheel(tmp_path, "lic", "1.0", extra_metadata=metadata)
     index, _ = _convert(wheel, tmp_path / "out")
     assert index.get("license") == expected
@@ -294,10 +341,17 @@ def test_build_tag_and_format_tar_bz2(fixtures_dir: Path, tmp_path: Path) -> Non
 
 
 def test_requested_and_direct_url_dropped(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path, "dr", "1.0", files={
-        "dr/__init__.py": b"", "dr-1.0.dist-info/REQUESTED": b"",
-        "dr-1.0.dist-info/direct_url.json": b'{"url": "file:///x"}',
-        "dr-1.0.dist-info/INSTALLER": b"pip\n"})
+    wheel = make_wheel(
+        tmp_path,
+        "dr",
+        "1.0",
+        files={
+            "dr/__init__.py": b"",
+            "dr-1.0.dist-info/REQUESTED": b"",
+            "dr-1.0.dist-info/direct_url.json": b'{"url": "file:///x"}',
+            "dr-1.0.dist-info/INSTALLER": b"pip\n",
+        },
+    )
     _, contents = _convert(wheel, tmp_path / "out")
     assert "site-packages/dr-1.0.dist-info/REQUESTED" not in contents.payload
     assert "site-packages/dr-1.0.dist-info/direct_url.json" not in contents.payload
@@ -335,8 +389,13 @@ def test_variant_without_conda_counterpart_is_refused(fixtures_dir: Path, tmp_pa
 
 # --- bad input ----------------------------------------------------------------------------------
 
-def _rezip(src: Path, dst: Path, edit: Callable[[dict[str, bytes]], None],
-           extra: list[tuple[str, bytes]] | None = None) -> Path:
+
+def _rezip(
+    src: Path,
+    dst: Path,
+    edit: Callable[[dict[str, bytes]], None],
+    extra: list[tuple[str, bytes]] | None = None,
+) -> Path:
     with zipfile.ZipFile(src) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     edit(members)
@@ -372,6 +431,7 @@ def _bad_wheels(tmp_path: Path) -> dict[str, Path]:
         def edit(m: dict[str, bytes]) -> None:
             row = f"{name},{record_hash(payload)},{len(payload)}\n".encode()
             m["bad-1.0.dist-info/RECORD"] = row + m["bad-1.0.dist-info/RECORD"]
+
         return edit
 
     for key, name in (("dotdot", "../evil.py"), ("absolute", "/etc/evil.py")):
@@ -379,8 +439,9 @@ def _bad_wheels(tmp_path: Path) -> dict[str, Path]:
         out[key] = _rezip(good, bad / key / good.name, add_row(name, b"x"), [(name, b"x")])
     (bad / "dup").mkdir()
     with pytest.warns(UserWarning):
-        out["duplicate"] = _rezip(good, bad / "dup" / good.name, lambda m: None,
-                                  [("bad/__init__.py", b"again")])
+        out["duplicate"] = _rezip(
+            good, bad / "dup" / good.name, lambda m: None, [("bad/__init__.py", b"again")]
+        )
     (bad / "absurd").mkdir()
     absurd = _rezip(good, bad / "absurd" / good.name, lambda m: None)
     _lie_about_size(absurd, "bad/__init__.py", 1 << 40)
@@ -428,14 +489,20 @@ def test_bad_wheels(tmp_path: Path, case: str, reason: str) -> None:
 
 
 def test_data_into_info_is_refused(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path, "evil", "1.0", files={
-        "evil/__init__.py": b"", "evil-1.0.data/data/info/index.json": b"{}"})
+    wheel = make_wheel(
+        tmp_path,
+        "evil",
+        "1.0",
+        files={"evil/__init__.py": b"", "evil-1.0.data/data/info/index.json": b"{}"},
+    )
     with pytest.raises(UnsafePath, match="info/"):
         wheel_to_conda(wheel, tmp_path / "out")
     assert _files(tmp_path / "out") == []
 
 
-def test_hash_digests_in_paths_json_are_sha256_of_payload(fixtures_dir: Path, tmp_path: Path) -> None:
+def test_hash_digests_in_paths_json_are_sha256_of_payload(
+    fixtures_dir: Path, tmp_path: Path
+) -> None:
     """A direct recomputation, independent of the RECORD-derived digests convert starts from."""
     result = wheel_to_conda(fixtures_dir / "wheels/idna-3.10-py3-none-any.whl", tmp_path)
     contents = read_conda(result.path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conda_wheel_bridge.convert import wheel_to_conda
+
 from tests.support.pyprefix import (
     current_subdir,
     index_channel,
@@ -24,7 +25,9 @@ from tests.support.wheelmaker import make_wheel
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.name != "posix", reason="the fake python package links a POSIX bin/python"),
+    pytest.mark.skipif(
+        os.name != "posix", reason="the fake python package links a POSIX bin/python"
+    ),
 ]
 
 PY = f"{sys.version_info[0]}{sys.version_info[1]}"
@@ -33,8 +36,10 @@ PY = f"{sys.version_info[0]}{sys.version_info[1]}"
 def _platform_tag() -> str:
     subdir = current_subdir()
     return {
-        "linux-64": "manylinux_2_17_x86_64", "linux-aarch64": "manylinux_2_17_aarch64",
-        "osx-64": "macosx_10_13_x86_64", "osx-arm64": "macosx_11_0_arm64",
+        "linux-64": "manylinux_2_17_x86_64",
+        "linux-aarch64": "manylinux_2_17_aarch64",
+        "osx-64": "macosx_10_13_x86_64",
+        "osx-arm64": "macosx_11_0_arm64",
     }[subdir]
 
 
@@ -58,24 +63,35 @@ def installed(
         pypi_wheel("charset-normalizer==3.4.0"),
     ]
     if PY == "311" and current_subdir() == "linux-64":
-        wheels.append(w / "MarkupSafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+        wheels.append(
+            w / "MarkupSafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        )
         wheels.append(w / "bcrypt-4.3.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
     else:
         wheels.append(pypi_wheel("markupsafe==3.0.2"))
         wheels.append(pypi_wheel("bcrypt==4.3.0"))
     # a platform build with a console script: its launcher is made here, not by the installer
-    wheels.append(make_wheel(
-        base / "made", "hello-platform", "1.0", tag=f"cp{PY}-cp{PY}-{_platform_tag()}",
-        files={"hello_platform/__init__.py": b"def main():\n    print('hello from', __name__)\n"},
-        entry_points={"console_scripts": {"hello-platform": "hello_platform:main"}},
-    ))
+    wheels.append(
+        make_wheel(
+            base / "made",
+            "hello-platform",
+            "1.0",
+            tag=f"cp{PY}-cp{PY}-{_platform_tag()}",
+            files={
+                "hello_platform/__init__.py": b"def main():\n    print('hello from', __name__)\n"
+            },
+            entry_points={"console_scripts": {"hello-platform": "hello_platform:main"}},
+        )
+    )
     for wheel in wheels:
         wheel_to_conda(wheel, channel, zstd_level=3)
     index_channel(channel)
     prefix = base / "prefix"
     records = install_specs(
-        channel, ["requests", "click", "docutils", "markupsafe", "bcrypt", "hello-platform"],
-        prefix, cache_dir=base / "pkgs",
+        channel,
+        ["requests", "click", "docutils", "markupsafe", "bcrypt", "hello-platform"],
+        prefix,
+        cache_dir=base / "pkgs",
     )
     names = {r.name.normalized for r in records}
     assert {"python", "requests", "idna", "urllib3", "certifi", "charset-normalizer"} <= names
@@ -84,7 +100,10 @@ def installed(
 
 def _run(prefix: Path, *args: str) -> str:
     proc = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, check=False,
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": f"{prefix / 'bin'}:/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -93,14 +112,17 @@ def _run(prefix: Path, *args: str) -> str:
 
 def test_imports_from_the_prefix(installed: Path) -> None:
     code = (
-        "import sys, json, requests, idna, click, docutils, markupsafe, bcrypt, charset_normalizer\n"
+        "import sys, json, requests, idna, click, docutils, markupsafe, bcrypt\n"
+        "import charset_normalizer\n"
         "from markupsafe import _speedups\n"
         "print(json.dumps({'prefix': sys.prefix, 'requests': requests.__file__,"
         " 'speedups': _speedups.__file__, 'escape': str(markupsafe.escape('<a>')),"
         " 'bcrypt': bcrypt.checkpw(b'pw', bcrypt.hashpw(b'pw', bcrypt.gensalt(4)))}))\n"
     )
     out = json.loads(_run(installed, prefix_python(installed), "-c", code))
-    site = installed / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site = (
+        installed / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    )
     assert Path(out["prefix"]) == installed
     assert Path(out["requests"]).parent == site / "requests"
     assert Path(out["speedups"]).parent == site / "markupsafe"
@@ -112,7 +134,9 @@ def test_console_scripts_run(installed: Path) -> None:
     # noarch: the installer made it from link.json; platform build: our launcher with its prefix
     # placeholder replaced; .data/scripts: a wheel script whose #!python became the prefix python
     assert "Docutils 0.20.1" in _run(installed, installed / "bin" / "docutils", "--version")
-    assert _run(installed, installed / "bin" / "hello-platform").strip() == "hello from hello_platform"
+    assert (
+        _run(installed, installed / "bin" / "hello-platform").strip() == "hello from hello_platform"
+    )
     first = (installed / "bin" / "hello-platform").read_text().splitlines()[0]
     assert first == f"#!{installed / 'bin' / 'python'}"
     assert "Docutils" in _run(installed, installed / "bin" / "rst2html.py", "--version")
@@ -133,11 +157,24 @@ def test_dist_info_as_pip_sees_it(installed: Path) -> None:
         assert installer == "conda\n", name
         missing = [f for f in files if not Path(f).exists()]
         assert not missing, (name, missing)
-    site = installed / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site = (
+        installed / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    )
     listed = subprocess.run(
-        [sys.executable, "-m", "pip", "list", "--path", str(site), "--format", "json",
-         "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "list",
+            "--path",
+            str(site),
+            "--format",
+            "json",
+            "--disable-pip-version-check",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     versions = {p["name"].lower(): p["version"] for p in json.loads(listed)}
     assert versions["click"] == "8.1.8" and versions["requests"] == "2.32.3"

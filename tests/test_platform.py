@@ -62,11 +62,19 @@ def tags(text: str) -> frozenset[Tag]:
             ("python >=3.11,<3.12.0a0", "python_abi 3.11.* *_cp311", "__win"),
             "Lib/site-packages",
         ),
-        ("cp39-abi3-manylinux_2_17_s390x", "linux-s390x", ("python >=3.9", "__glibc >=2.17"),
-         "site-packages"),
+        (
+            "cp39-abi3-manylinux_2_17_s390x",
+            "linux-s390x",
+            ("python >=3.9", "__glibc >=2.17"),
+            "site-packages",
+        ),
         ("py3-none-win_arm64", "win-arm64", ("python >=3.9", "__win"), "site-packages"),
-        ("cp311-none-linux_x86_64", "linux-64", ("python >=3.11,<3.12.0a0",),
-         "lib/python3.11/site-packages"),
+        (
+            "cp311-none-linux_x86_64",
+            "linux-64",
+            ("python >=3.11,<3.12.0a0",),
+            "lib/python3.11/site-packages",
+        ),
     ],
 )
 def test_target_for_wheel(tag: str, subdir: str, depends: tuple[str, ...], site: str) -> None:
@@ -92,8 +100,12 @@ def test_universal2_reaches_both_mac_subdirs_with_apple_silicon_floor() -> None:
     assert "__osx >=11.0" in found[1].depends
     with pytest.raises(UnsupportedTag, match="several subdirs"):
         target_for_wheel(tags("cp311-cp311-macosx_10_9_universal2"), None)
-    assert target_for_wheel(tags("cp311-cp311-macosx_10_9_universal2"), None,
-                            subdir="osx-arm64").subdir == "osx-arm64"
+    assert (
+        target_for_wheel(
+            tags("cp311-cp311-macosx_10_9_universal2"), None, subdir="osx-arm64"
+        ).subdir
+        == "osx-arm64"
+    )
 
 
 def test_musllinux_refused_unless_allowed() -> None:
@@ -161,15 +173,24 @@ def test_subdirs_for_wheel() -> None:
     ("subdir", "depends", "expected"),
     [
         ("noarch", ["python >=3.8"], ["py3-none-any"]),
-        ("linux-64", ["python >=3.11,<3.12.0a0", "python_abi 3.11.* *_cp311", "__glibc >=2.17"],
-         ["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"]),
-        ("linux-aarch64", ["python_abi 3.13.* *_cp313t", "__glibc >=2.28"],
-         ["cp313-cp313t-manylinux_2_28_aarch64"]),
+        (
+            "linux-64",
+            ["python >=3.11,<3.12.0a0", "python_abi 3.11.* *_cp311", "__glibc >=2.17"],
+            ["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"],
+        ),
+        (
+            "linux-aarch64",
+            ["python_abi 3.13.* *_cp313t", "__glibc >=2.28"],
+            ["cp313-cp313t-manylinux_2_28_aarch64"],
+        ),
         ("linux-64", ["libzlib >=1.3"], ["py3-none-linux_x86_64"]),
         ("osx-arm64", ["python >=3.12,<3.13.0a0"], ["cp312-cp312-macosx_11_0_arm64"]),
         ("osx-64", ["python", "__osx >=10.13"], ["py3-none-macosx_10_13_x86_64"]),
-        ("win-64", ["python >=3.10,<3.11.0a0", "python_abi 3.10.* *_cp310"],
-         ["cp310-cp310-win_amd64"]),
+        (
+            "win-64",
+            ["python >=3.10,<3.11.0a0", "python_abi 3.10.* *_cp310"],
+            ["cp310-cp310-win_amd64"],
+        ),
     ],
 )
 def test_tags_for_conda(subdir: str, depends: list[str], expected: list[str]) -> None:
@@ -182,8 +203,16 @@ def test_tags_for_conda_refuses_unknown_subdir() -> None:
 
 
 _PLATFORMS = st.sampled_from(
-    ["manylinux_2_17_x86_64", "manylinux_2_28_aarch64", "manylinux2014_ppc64le",
-     "macosx_11_0_arm64", "macosx_10_13_x86_64", "win_amd64", "win_arm64", "manylinux1_x86_64"]
+    [
+        "manylinux_2_17_x86_64",
+        "manylinux_2_28_aarch64",
+        "manylinux2014_ppc64le",
+        "macosx_11_0_arm64",
+        "macosx_10_13_x86_64",
+        "win_amd64",
+        "win_arm64",
+        "manylinux1_x86_64",
+    ]
 )
 
 

@@ -35,22 +35,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="wheel (.whl) or conda package files")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
-    p.add_argument("--to", choices=("conda", "wheel"), default=None,
-                   help="what to make (default: conda for wheels, wheel for conda packages)")
-    p.add_argument("--format", dest="fmt", choices=tuple(FORMATS), default="conda",
-                   help="conda package format (default: conda)")
-    p.add_argument("--zstd-level", type=int, default=DEFAULT_ZSTD_LEVEL, metavar="N",
-                   help=f"zstd level 1-22 for .conda (default: {DEFAULT_ZSTD_LEVEL})")
-    p.add_argument("--zstd-threads", type=int, default=None, metavar="N",
-                   help="zstd threads per package (default: all CPUs for one job, 1 with --jobs)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                   help="convert N inputs at once in separate processes (0: one per CPU)")
-    p.add_argument("--name-map", type=Path, default=None, metavar="FILE",
-                   help="PyPI⇄conda name overlay that wins over the shipped tables")
-    p.add_argument("--allow-musllinux", action="store_true",
-                   help="convert musllinux wheels, depending on __musl (no conda-forge counterpart)")
-    p.add_argument("--metadata-only", action="store_true",
-                   help="with --to wheel: write only the wheel's metadata")
+    p.add_argument(
+        "--to",
+        choices=("conda", "wheel"),
+        default=None,
+        help="what to make (default: conda for wheels, wheel for conda packages)",
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=tuple(FORMATS),
+        default="conda",
+        help="conda package format (default: conda)",
+    )
+    p.add_argument(
+        "--zstd-level",
+        type=int,
+        default=DEFAULT_ZSTD_LEVEL,
+        metavar="N",
+        help=f"zstd level 1-22 for .conda (default: {DEFAULT_ZSTD_LEVEL})",
+    )
+    p.add_argument(
+        "--zstd-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="zstd threads per package (default: automatic, 1 with --jobs; see docs/convert.md)",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="convert N inputs at once in separate processes (0: one per CPU)",
+    )
+    p.add_argument(
+        "--name-map",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PyPI⇄conda name overlay that wins over the shipped tables",
+    )
+    p.add_argument(
+        "--allow-musllinux",
+        action="store_true",
+        help="convert musllinux wheels, depending on __musl (no conda-forge counterpart)",
+    )
+    p.add_argument(
+        "--metadata-only",
+        action="store_true",
+        help="with --to wheel: write only the wheel's metadata",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--json", action="store_true", help="report what was written as JSON on stdout")
     return p
@@ -89,18 +125,31 @@ def _run_job(job: _Job) -> dict[str, Any]:
         from ..convert import wheel_to_conda_all
 
         results = wheel_to_conda_all(
-            job.source, job.staging, fmt=job.fmt, zstd_level=job.zstd_level,
-            zstd_threads=job.zstd_threads, names=names, allow_musllinux=job.allow_musllinux,
+            job.source,
+            job.staging,
+            fmt=job.fmt,
+            zstd_level=job.zstd_level,
+            zstd_threads=job.zstd_threads,
+            names=names,
+            allow_musllinux=job.allow_musllinux,
         )
         outputs = [
-            {"path": os.path.relpath(r.path, job.staging), "subdir": r.subdir, "index": dict(r.index)}
+            {
+                "path": os.path.relpath(r.path, job.staging),
+                "subdir": r.subdir,
+                "index": dict(r.index),
+                "notes": list(r.notes),
+            }
             for r in results
         ]
         return {"input": job.source, "outputs": outputs}
     except CwbError as exc:
         return {"input": job.source, "error": [exc.where, exc.reason]}
     except OSError as exc:
-        return {"input": job.source, "error": [exc.filename or job.source, exc.strerror or str(exc)]}
+        return {
+            "input": job.source,
+            "error": [exc.filename or job.source, exc.strerror or str(exc)],
+        }
 
 
 def _direction(inputs: list[str], to: str | None) -> str:
@@ -113,7 +162,9 @@ def _direction(inputs: list[str], to: str | None) -> str:
             raise CwbError(item, "no such file")
         wanted = to or ("conda" if is_wheel else "wheel")
         if wanted == "conda" and not is_wheel:
-            raise CwbError(item, "--to conda takes wheels; this is a conda package (try --to wheel)")
+            raise CwbError(
+                item, "--to conda takes wheels; this is a conda package (try --to wheel)"
+            )
         if wanted == "wheel" and not is_conda:
             raise CwbError(item, "--to wheel takes conda packages; this is a wheel")
         to = wanted
@@ -173,9 +224,17 @@ def run(args: argparse.Namespace) -> int:
     staging = Path(tempfile.mkdtemp(prefix=".cwb-convert-", dir=out))
     try:
         jobs = [
-            _Job(src, str(staging), to, args.fmt, args.zstd_level, threads,
-                 str(args.name_map) if args.name_map else None, args.allow_musllinux,
-                 args.metadata_only)
+            _Job(
+                src,
+                str(staging),
+                to,
+                args.fmt,
+                args.zstd_level,
+                threads,
+                str(args.name_map) if args.name_map else None,
+                args.allow_musllinux,
+                args.metadata_only,
+            )
             for src in dict.fromkeys(inputs)
         ]
         show = sys.stderr.isatty() and not args.quiet and not args.json

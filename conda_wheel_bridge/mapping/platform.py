@@ -1,7 +1,7 @@
-"""Wheel tags ⇄ conda subdir, python / python_abi pins and ``__glibc`` / ``__osx`` / ``__win`` floors.
+"""Wheel tags ⇄ conda subdir, python / python_abi pins, ``__glibc`` / ``__osx`` / ``__win`` floors.
 
-Pure rules over :class:`packaging.tags.Tag` (DESIGN.md §4). ``target_for_wheel`` says where a wheel
-lands as a conda package; ``tags_for_conda`` goes back from a conda subdir and depends to wheel tags.
+Pure rules over :class:`packaging.tags.Tag` (DESIGN.md §4). ``target_for_wheel`` says where a
+wheel lands as a conda package; ``tags_for_conda`` goes back from a subdir and depends to tags.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from packaging.tags import Tag
 
 from ..errors import UnsupportedTag
 from ..model import CondaTarget
+from .requirements import requires_python_to_conda
 
 __all__ = [
     "NOARCH",
@@ -66,10 +67,19 @@ _SUBDIR_LINUX = {v: k for k, v in _LINUX_ARCH.items()}
 _SUBDIR_MAC = {"osx-64": ("x86_64", (10, 13)), "osx-arm64": ("arm64", (11, 0))}
 _SUBDIR_WIN = {v: k for k, v in _WINDOWS.items()}
 _MACHINE = {
-    "linux-64": "x86_64", "linux-32": "i686", "linux-aarch64": "aarch64", "linux-armv7l": "armv7l",
-    "linux-ppc64le": "ppc64le", "linux-ppc64": "ppc64", "linux-s390x": "s390x",
-    "linux-riscv64": "riscv64", "osx-64": "x86_64", "osx-arm64": "arm64", "win-64": "AMD64",
-    "win-32": "x86", "win-arm64": "ARM64",
+    "linux-64": "x86_64",
+    "linux-32": "i686",
+    "linux-aarch64": "aarch64",
+    "linux-armv7l": "armv7l",
+    "linux-ppc64le": "ppc64le",
+    "linux-ppc64": "ppc64",
+    "linux-s390x": "s390x",
+    "linux-riscv64": "riscv64",
+    "osx-64": "x86_64",
+    "osx-arm64": "arm64",
+    "win-64": "AMD64",
+    "win-32": "x86",
+    "win-arm64": "ARM64",
 }
 
 
@@ -145,7 +155,8 @@ def _platforms(tags: Iterable[Tag], where: str, allow_musllinux: bool) -> dict[s
         if not allow_musllinux:
             raise UnsupportedTag(
                 where,
-                f"musllinux wheels have no conda-forge counterpart (conda's linux subdirs are glibc); "
+                "musllinux wheels have no conda-forge counterpart (conda's linux subdirs are "
+                "glibc); "
                 f"pass allow_musllinux / --allow-musllinux to depend on '__musl >={_version(v)}'",
             )
         out[sub] = _Platform(sub, f"__musl >={_version(v)}")
@@ -159,23 +170,13 @@ def _platforms(tags: Iterable[Tag], where: str, allow_musllinux: bool) -> dict[s
 def subdirs_for_wheel(
     tags: Iterable[Tag], *, where: str = "wheel", allow_musllinux: bool = False
 ) -> tuple[str, ...]:
-    """The conda subdirs a wheel's platform tags reach (``("osx-64", "osx-arm64")`` for universal2)."""
+    """The conda subdirs a wheel's platform tags reach (both osx ones for universal2)."""
     return tuple(sorted(_platforms(tags, where, allow_musllinux)))
 
 
 def python_spec(requires_python: str | None) -> str:
     """``python`` as a conda spec from ``Requires-Python`` (``">=3.9"`` → ``"python >=3.9"``)."""
-    try:
-        from .requirements import requires_python_to_conda
-    except ImportError:  # pragma: no cover - the mapping module lands separately
-        requires_python_to_conda = None
-    if requires_python_to_conda is not None:
-        spec = requires_python_to_conda(requires_python)
-        return spec or "python"
-    if not requires_python or not requires_python.strip():
-        return "python"
-    parts = [p.strip().replace("===", "==").replace(" ", "") for p in requires_python.split(",")]
-    return "python " + ",".join(p for p in parts if p)
+    return requires_python_to_conda(requires_python) or "python"
 
 
 def marker_environment(subdir: str, python: tuple[int, int] | None) -> dict[str, str] | None:
@@ -246,7 +247,9 @@ def _python(tags: Iterable[Tag], requires_python: str | None, where: str) -> _Py
     if specific:
         if len(specific) > 1:
             names = ", ".join(sorted({t.abi for t in tags if t.abi not in ("none", "abi3")}))
-            raise UnsupportedTag(where, f"wheel spans several CPython ABIs ({names}); convert one per ABI")
+            raise UnsupportedTag(
+                where, f"wheel spans several CPython ABIs ({names}); convert one per ABI"
+            )
         major, minor, ft = next(iter(specific))
         t = "t" if ft else ""
         return _Python(
@@ -259,7 +262,9 @@ def _python(tags: Iterable[Tag], requires_python: str | None, where: str) -> _Py
         )
     if len(pinned_interp) == 1:
         major, minor = next(iter(pinned_interp))
-        return _Python((major, minor), False, (f"python >={major}.{minor},<{major}.{minor + 1}.0a0",))
+        return _Python(
+            (major, minor), False, (f"python >={major}.{minor},<{major}.{minor + 1}.0a0",)
+        )
     spec = python_spec(requires_python)
     if majors == {2}:
         spec = "python <3" if spec == "python" else f"{spec},<3"
@@ -316,7 +321,7 @@ def target_for_wheel(
     subdir: str | None = None,
     where: str = "wheel",
 ) -> CondaTarget:
-    """The conda target of a wheel; ``subdir`` picks one when the tags reach several (universal2)."""
+    """The conda target of a wheel; ``subdir`` picks one when the tags reach several."""
     targets = targets_for_wheel(tags, requires_python, where=where, allow_musllinux=allow_musllinux)
     if subdir is not None:
         for target in targets:
@@ -382,9 +387,10 @@ def _platform_tags(subdir: str, deps: Mapping[str, str]) -> list[str]:
 
 
 def tags_for_conda(subdir: str, depends: Iterable[str]) -> list[Tag]:
-    """Wheel tags for a conda package of ``subdir`` with ``depends`` (the inverse of ``target_for_wheel``).
+    """Wheel tags for a conda package of ``subdir`` with ``depends`` (the reverse direction).
 
-    ``python_abi ... *_cp311`` or a one-minor ``python`` pin gives ``cp311-cp311``; otherwise ``py3-none``.
+    ``python_abi ... *_cp311`` or a one-minor ``python`` pin gives ``cp311-cp311``, else
+    ``py3-none``.
     A platform subdir without a ``__glibc`` floor gives ``linux_<arch>`` (no manylinux promise).
     """
     deps = _parse_depends(depends)
@@ -396,6 +402,11 @@ def tags_for_conda(subdir: str, depends: Iterable[str]) -> list[Tag]:
         abi = interp + abi_build[3]
     elif "python" in deps:
         low, high = _floor(deps["python"]), _UPPER.search(deps["python"])
-        if low and high and (int(high[1]), int(high[2])) == (low[0], low[1] + 1) and subdir != NOARCH:
+        if (
+            low
+            and high
+            and (int(high[1]), int(high[2])) == (low[0], low[1] + 1)
+            and subdir != NOARCH
+        ):
             interp = abi = f"cp{low[0]}{low[1]}"
     return [Tag(interp, abi, plat) for plat in platforms]

@@ -45,7 +45,7 @@ def _members(stream: Any, into_info: dict[str, bytes], into_pkg: dict[str, Membe
 
 
 def read_conda(path: Path) -> CondaContents:
-    """Every member of a ``.conda`` or ``.tar.bz2`` package, read through conda-package-streaming."""
+    """Every member of a ``.conda`` or ``.tar.bz2``, read through conda-package-streaming."""
     info: dict[str, bytes] = {}
     payload: dict[str, Member] = {}
     if path.name.endswith(".conda"):

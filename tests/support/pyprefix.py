@@ -3,7 +3,7 @@
 No conda-forge python is reachable here (DESIGN.md §7), so end-to-end tests install this one: its
 ``pyvenv.cfg`` and ``bin/python`` link turn the prefix into a virtual environment of
 ``sys.executable``'s base interpreter — real installs, real imports, real entry points. A matching
-``python_abi`` package lets cp3XY builds solve. ``install_specs`` solves and installs with py-rattler.
+``python_abi`` package lets cp3XY builds solve. ``install_specs`` solves and installs (py-rattler).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def current_subdir() -> str:
     """The conda subdir of this machine (``linux-64``, ``osx-arm64`` ...)."""
     import rattler
 
-    return str(rattler.Platform.current())
+    return str(rattler.Subdir.current())
 
 
 def _abi_tag() -> str:
@@ -65,13 +65,24 @@ def _write_conda(
     rows = []
     for info, data in files:
         if info.issym():
-            rows.append({"_path": info.name, "path_type": "softlink",
-                         "sha256": hashlib.sha256(info.linkname.encode()).hexdigest(),
-                         "size_in_bytes": len(info.linkname)})
+            rows.append(
+                {
+                    "_path": info.name,
+                    "path_type": "softlink",
+                    "sha256": hashlib.sha256(info.linkname.encode()).hexdigest(),
+                    "size_in_bytes": len(info.linkname),
+                }
+            )
         else:
             assert data is not None
-            rows.append({"_path": info.name, "path_type": "hardlink",
-                         "sha256": hashlib.sha256(data).hexdigest(), "size_in_bytes": len(data)})
+            rows.append(
+                {
+                    "_path": info.name,
+                    "path_type": "hardlink",
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size_in_bytes": len(data),
+                }
+            )
     info_members = [
         _file("info/index.json", json.dumps(index).encode()),
         _file("info/paths.json", json.dumps({"paths": rows, "paths_version": 1}).encode()),
@@ -88,7 +99,7 @@ def _write_conda(
 
 
 def make_python_package(channel_dir: Path) -> Path:
-    """Write ``python`` (and ``python_abi``) for the running interpreter into ``channel_dir/<subdir>/``.
+    """Write ``python`` and ``python_abi`` of the running interpreter into ``channel_dir/<subdir>``.
 
     Returns the path of the ``python`` package.
     """
@@ -112,19 +123,28 @@ def make_python_package(channel_dir: Path) -> Path:
         files.append((link, None))
     ts = 1_700_000_000_000
     py_index = {
-        "name": "python", "version": version, "build": f"0_{abi}", "build_number": 0,
-        "depends": [f"python_abi {major}.{minor}.* *_{abi}"], "subdir": subdir,
-        "timestamp": ts, "license": "PSF-2.0",
+        "name": "python",
+        "version": version,
+        "build": f"0_{abi}",
+        "build_number": 0,
+        "depends": [f"python_abi {major}.{minor}.* *_{abi}"],
+        "subdir": subdir,
+        "timestamp": ts,
+        "license": "PSF-2.0",
     }
     abi_index = {
-        "name": "python_abi", "version": f"{major}.{minor}", "build": f"0_{abi}", "build_number": 0,
-        "depends": [], "subdir": subdir, "timestamp": ts, "license": "BSD-3-Clause",
+        "name": "python_abi",
+        "version": f"{major}.{minor}",
+        "build": f"0_{abi}",
+        "build_number": 0,
+        "depends": [],
+        "subdir": subdir,
+        "timestamp": ts,
+        "license": "BSD-3-Clause",
     }
     _write_conda(channel_dir / subdir / f"python_abi-{major}.{minor}-0_{abi}.conda", abi_index, [])
     (channel_dir / "noarch").mkdir(parents=True, exist_ok=True)
-    return _write_conda(
-        channel_dir / subdir / f"python-{version}-0_{abi}.conda", py_index, files
-    )
+    return _write_conda(channel_dir / subdir / f"python-{version}-0_{abi}.conda", py_index, files)
 
 
 def index_channel(channel_dir: Path) -> None:
@@ -152,7 +172,7 @@ def install_specs(
         records = await rattler.solve(
             sources=[channel],
             specs=list(specs),
-            platforms=[rattler.Platform.current(), rattler.Platform("noarch")],
+            platforms=[rattler.Subdir.current(), rattler.Subdir("noarch")],
             virtual_packages=rattler.VirtualPackage.detect(),
         )
         await rattler.install(
