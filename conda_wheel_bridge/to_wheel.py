@@ -177,11 +177,14 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     sources = {p.path for p in info.paths or ()}
     scripts: list[tuple[str, bytes, int]] = []  # held until the entry points are all known
     links: dict[str, str] = {}  # arcname -> payload path whose content it needs (second pass)
+    symlinks: dict[str, str] = {}  # every symlink of the package -> what it points to
     partial = out_dir / f"{stem}-0-py3-none-any.whl"
     with WheelWriter(partial) as writer:
         for member in iter_payload(info.source, info):
             if member.kind == "directory":
                 continue
+            if member.kind == "symlink":
+                symlinks[member.path] = _link_source(member)
             if member.path.startswith(dist_prefix):
                 _collect(info, dist, member.path[len(dist_prefix):], member)
                 continue
@@ -202,7 +205,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
             if script not in launchers:  # an entry point's launcher: the installer writes its own
                 writer.add_bytes(arcname, _fix_script(data), mode=mode | 0o755)
         if links:
-            _add_links(info, writer, links)
+            _add_links(info, writer, links, symlinks)
         metadata = wheel_metadata(info, dist, names)
         variant = variant_json(info, dist)
         filename = wheel_filename_for(info, metadata, dist.wheel,
@@ -294,10 +297,10 @@ def _link_source(member: PayloadMember) -> str:
     return posixpath.normpath(posixpath.join(posixpath.dirname(member.path), member.target))
 
 
-def _add_links(info: CondaPackage, writer: WheelWriter, links: Mapping[str, str]) -> None:
-    """Wheels hold no links: copy each link's target content under the link's name."""
-    symlinks = {m.path: _link_source(m) for m in iter_payload(info.source, info)
-                if m.kind == "symlink"}
+def _add_links(info: CondaPackage, writer: WheelWriter, links: Mapping[str, str],
+               symlinks: Mapping[str, str]) -> None:
+    """Wheels hold no links: copy each link's target content under the link's name (one more
+    pass over the payload; a target with one link is streamed, with several it is read once)."""
     wanted: dict[str, list[str]] = {}
     for arcname, source in links.items():
         seen = set()
@@ -309,9 +312,13 @@ def _add_links(info: CondaPackage, writer: WheelWriter, links: Mapping[str, str]
     for member in iter_payload(info.source, info):
         if member.kind == "file" and member.path in wanted:
             assert member.stream is not None
-            data = _read_small(info, member)
-            for arcname in wanted[member.path]:
-                writer.add_bytes(arcname, data, mode=member.mode)
+            names = wanted[member.path]
+            if len(names) == 1:
+                writer.add_stream(names[0], member.stream, mode=member.mode, size=member.size)
+            else:
+                data = _read_small(info, member)
+                for arcname in names:
+                    writer.add_bytes(arcname, data, mode=member.mode)
             found.add(member.path)
     missing = sorted(set(wanted) - found)
     if missing:

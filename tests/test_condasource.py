@@ -12,6 +12,7 @@ import pytest
 
 from conda_wheel_bridge.condasource import is_conda_package, iter_payload, read_conda_info
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
+
 from tests.support.condamaker import Member, file_member, link_member, paths_json, tar_bytes
 
 INDEX = {"name": "pkg", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch",

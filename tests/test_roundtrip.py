@@ -22,6 +22,7 @@ from conda_wheel_bridge.condasource import iter_payload, read_conda_info
 from conda_wheel_bridge.convert import wheel_to_conda
 from conda_wheel_bridge.to_wheel import conda_to_wheel
 from conda_wheel_bridge.wheelfile import open_wheel
+
 from tests.support.wheelmaker import make_wheel
 
 pytestmark = pytest.mark.slow

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from conda_wheel_bridge.condameta import header_mapping
 from conda_wheel_bridge.errors import BadArchive, BadMetadata
 from conda_wheel_bridge.to_wheel import conda_to_wheel, core_metadata_for_conda
 from conda_wheel_bridge.wheelfile import open_wheel
+
 from tests.support.condamaker import make_conda_package
 
 pytestmark = pytest.mark.slow
@@ -417,3 +419,35 @@ def test_overlay_settles_the_name_and_wins(tmp_path: Path) -> None:
     meta = _metadata(conda_to_wheel(other, tmp_path / "out2", names=load_name_map(overlay)))
     assert meta["requires-dist"] == ["my-numpy>=2"]  # the overlay beats the shipped table
     assert meta["requires-external"] == ["dep:conda/libfoo"]  # null: not a Python package
+
+
+def test_two_links_to_one_file_and_a_chain(tmp_path: Path) -> None:
+    package = make_conda_package(
+        tmp_path / "in", "chain", "1.0", noarch="python",
+        files={"site-packages/chain/real.py": b"V = 2\n",
+               "site-packages/chain-1.0.dist-info/METADATA":
+                   b"Metadata-Version: 2.1\nName: chain\nVersion: 1.0\n"},
+        links={"site-packages/chain/a.py": "real.py", "site-packages/chain/b.py": "a.py"})
+    wheel = conda_to_wheel(package, tmp_path / "out")
+    with open_wheel(wheel) as reader:
+        reader.verify()
+        assert reader.read("chain/a.py") == reader.read("chain/b.py") == b"V = 2\n"
+
+
+# --- the command line (cwb convert belongs to the convert engineer; this is the wiring) ---------
+
+def test_cwb_convert_to_wheel_and_metadata_only(fixtures_dir: Path, tmp_path: Path,
+                                                cwb: Callable[..., tuple[int, str, str]]) -> None:
+    package = fixtures_dir / CONDA / "noarch/foobar-0.1.0-pyhbf21a9e_0.conda"
+    rc, _, err = cwb("convert", package, "--to", "wheel", "-o", tmp_path / "w")
+    assert rc == 0, err
+    assert [p.name for p in (tmp_path / "w").iterdir()] == ["foobar-0.1.0-py3-none-any.whl"]
+    zlib = fixtures_dir / CONDA / "linux-64/zlib-1.2.11-h7b6447c_3.conda"
+    rc, _, err = cwb("convert", zlib, "--to", "wheel", "-o", tmp_path / "w")
+    assert rc == 1 and err.startswith(f"cwb: error: {zlib}: carries no Python distribution")
+    assert err.count("\n") == 1
+    rc, _, err = cwb("convert", zlib, "--to", "wheel", "--metadata-only", "-o", tmp_path / "m")
+    assert rc == 0, err
+    (doc,) = (tmp_path / "m").iterdir()
+    assert doc.name == "zlib-1.2.11-py3-none-linux_x86_64.whl.metadata"
+    assert header_mapping(doc.read_bytes())["name"] == ["zlib"]
