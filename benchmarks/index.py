@@ -1,0 +1,168 @@
+"""Benchmark ``cwb index`` against py-rattler's indexer and conda-index, in the same run.
+
+For each size (2,000 and 10,000 small ``.conda`` packages by default, half noarch, half
+linux-64) a channel is generated once, copied fresh for each tool, and indexed:
+
+* cold: a channel with no repodata and no cache;
+* incremental: one new package added to the just-indexed channel, indexed again.
+
+Prints the times and the ratios the project targets: cwb cold within 1.5x of py-rattler's cold
+time, and cwb adding one package to 10,000 at least 20x faster than cwb's cold index. Every
+indexer must list the added package, or the run fails. conda-index needs ``conda``, which is not
+on PyPI; when it cannot be imported its row says why.
+
+    python benchmarks/index.py [--sizes 2000 10000] [--workdir DIR] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from conda_wheel_bridge.channel.index import index_channel  # noqa: E402
+
+from tests.support.channelmaker import make_conda_package  # noqa: E402
+
+
+def generate(root: Path, n: int) -> Path:
+    """A channel of ``n`` small packages (reused when already generated)."""
+    done = root / f".generated-{n}"
+    if done.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(n):
+        subdir = "noarch" if i % 2 else "linux-64"
+        make_conda_package(root, f"pkg{i}", f"1.{i % 10}", f"h{i:06d}_0", subdir=subdir,
+                           depends=[f"pkg{(i * 7) % n} >=1", "libfoo >=2"],
+                           files={f"share/pkg{i}/data.txt": b"x" * (200 + i % 100)})
+    (root / "noarch").mkdir(exist_ok=True)
+    done.touch()
+    return root
+
+
+def _add_one(root: Path) -> str:
+    path = make_conda_package(root, "added-late", "9.9", "h0_0", subdir="noarch",
+                              depends=["pkg1 >=1"])
+    return path.name
+
+
+def _listed(root: Path, fn: str) -> bool:
+    data = json.loads((root / "noarch" / "repodata.json").read_bytes())
+    return fn in data.get("packages.conda", {})
+
+
+def _cwb(root: Path, jobs: int | None) -> None:
+    index_channel(root, jobs=jobs)
+
+
+def _rattler(root: Path, force: bool) -> None:
+    from rattler.index import index_fs
+
+    result = index_fs(root, write_zst=True, write_shards=False, force=force)
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+
+
+def _conda_index_runner() -> tuple[Callable[[Path], None] | None, str]:
+    try:
+        from conda_index.index import ChannelIndex
+    except Exception as exc:  # conda-index imports conda, which is not on PyPI
+        return None, f"unavailable: {type(exc).__name__}: {exc}"
+
+    def run(root: Path) -> None:
+        ChannelIndex(root, None, write_bz2=False, write_zst=True, threads=None).index(None)
+
+    return run, "ok"
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_size(n: int, workdir: Path, jobs: int | None) -> dict[str, Any]:
+    source = generate(workdir / f"gen-{n}", n)
+    rows: dict[str, Any] = {}
+
+    def fresh(name: str) -> Path:
+        target = workdir / f"{name}-{n}"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(".generated-*"))
+        return target
+
+    root = fresh("cwb")
+    cold = _timed(lambda: _cwb(root, jobs))
+    added = _add_one(root)
+    inc = _timed(lambda: _cwb(root, jobs))
+    assert _listed(root, added), "cwb did not list the added package"
+    rows["cwb"] = {"cold_s": cold, "incremental_s": inc}
+
+    root = fresh("rattler")
+    cold = _timed(lambda: _rattler(root, True))
+    added = _add_one(root)
+    inc = _timed(lambda: _rattler(root, False))
+    assert _listed(root, added), "py-rattler did not list the added package"
+    rows["py-rattler"] = {"cold_s": cold, "incremental_s": inc}
+
+    runner, status = _conda_index_runner()
+    if runner is None:
+        rows["conda-index"] = {"status": status}
+    else:
+        root = fresh("conda-index")
+        cold = _timed(lambda: runner(root))
+        added = _add_one(root)
+        inc = _timed(lambda: runner(root))
+        assert _listed(root, added), "conda-index did not list the added package"
+        rows["conda-index"] = {"cold_s": cold, "incremental_s": inc}
+    for name in ("cwb", "rattler", "conda-index"):
+        shutil.rmtree(workdir / f"{name}-{n}", ignore_errors=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where channels are generated (kept for reuse); default: a temp dir")
+    parser.add_argument("--jobs", type=int, default=None, help="cwb worker processes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cwb-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = {str(n): bench_size(n, workdir, args.jobs) for n in args.sizes}
+    print(f"{'packages':>9} {'indexer':<12} {'cold s':>8} {'add one s':>10} {'cold/add':>9}")
+    for n, rows in results.items():
+        for name, row in rows.items():
+            if "cold_s" not in row:
+                print(f"{n:>9} {name:<12} {row['status']}")
+                continue
+            ratio = row["cold_s"] / row["incremental_s"]
+            print(f"{n:>9} {name:<12} {row['cold_s']:>8.2f} {row['incremental_s']:>10.3f} "
+                  f"{ratio:>8.1f}x")
+        cwb, rattler = rows["cwb"], rows["py-rattler"]
+        vs = cwb["cold_s"] / rattler["cold_s"]
+        rows["cwb_cold_vs_rattler"] = vs
+        rows["cwb_cold_over_incremental"] = cwb["cold_s"] / cwb["incremental_s"]
+        print(f"{n:>9} cwb cold / py-rattler cold = {vs:.2f} (target <= 1.5); "
+              f"cwb cold / cwb add-one = {rows['cwb_cold_over_incremental']:.1f} (target >= 20 "
+              "at 10,000)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
