@@ -8,16 +8,10 @@ payload; member contents are then streamed and checked against RECORD as they ar
 from __future__ import annotations
 
 import base64
-import configparser
-import csv
 import email.message
-import email.parser
-import email.policy
 import hashlib
 import io
 import itertools
-import json
-import re
 import stat
 import struct
 import zipfile
@@ -28,18 +22,26 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import IO, Any, NoReturn, cast
 
-from packaging.tags import Tag, parse_tag
+from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
+from .distinfo import (
+    SIGNATURE_FILES,
+    parse_entry_points,
+    parse_headers,
+    parse_record,
+    parse_variant_json,
+    parse_wheel_file,
+)
+from .errors import BadArchive, BadMetadata, UnsafePath
+from .wheelname import WheelFilename, check_member_name, parse_tags, parse_wheel_filename
 
 __all__ = [
     "DATA_SCHEMES",
     "MAX_COMPRESSION_RATIO",
     "MAX_MEMBER_SIZE",
     "MAX_METADATA_SIZE",
-    "MAX_TAGS",
     "WheelFilename",
     "WheelInfo",
     "WheelMember",
@@ -57,8 +59,6 @@ MAX_COMPRESSION_RATIO = 1032
 MAX_MEMBER_SIZE = 16 * 1024**3
 #: the install schemes a wheel's ``.data`` directory may hold (the wheel spec; pip refuses others).
 DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
-#: a compressed tag set expands to the product of its parts; more than this is refused as absurd.
-MAX_TAGS = 4096
 #: members read whole into memory (``WheelReader.read``: METADATA, WHEEL, RECORD ...) are capped.
 MAX_METADATA_SIZE = 64 * 1024**2
 
@@ -75,78 +75,7 @@ _ZIP_ERRORS = (
     struct.error,
     OverflowError,
 )
-_SIGNATURE_FILES = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})
-_WEAK_HASHES = frozenset({"md5", "sha1"})
-_LABEL_RE = re.compile(r"^[0-9a-z._]+$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$", re.ASCII)
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _LOCAL_HEADER_SIZE = 30
-
-
-@dataclass(frozen=True)
-class WheelFilename:
-    """The parts of a wheel file name (PEP 427, plus the wheel-variant label suffix)."""
-
-    name: str
-    version: str
-    build: str | None
-    tags: frozenset[Tag]
-    variant_label: str | None = None
-
-
-def parse_wheel_filename(filename: str) -> WheelFilename:
-    """Split ``{name}-{ver}[-{build}]-{py}-{abi}-{plat}[-{label}].whl``; raise naming the file."""
-    base = Path(filename).name
-    if not base.endswith(".whl"):
-        raise BadArchive(filename, "not a wheel file name (no .whl suffix)")
-    parts = base[: -len(".whl")].split("-")
-    build: str | None = None
-    label: str | None = None
-    if len(parts) == 7:
-        build, label = parts[2], parts[6]
-    elif len(parts) == 6:
-        # a build tag must start with a digit; otherwise the sixth part is a variant label
-        if parts[2][:1].isdigit():
-            build = parts[2]
-        else:
-            label = parts[5]
-    elif len(parts) != 5:
-        raise BadArchive(
-            filename, f"wheel file name has {len(parts)} dash-separated parts, not 5 to 7"
-        )
-    name, version = parts[0], parts[1]
-    py, abi, plat = (
-        (parts[3], parts[4], parts[5]) if build is not None else (parts[2], parts[3], parts[4])
-    )
-    if not name or not _NAME_RE.match(name):
-        raise BadArchive(filename, f"invalid project name {name!r} in wheel file name")
-    try:
-        Version(version)
-    except InvalidVersion:
-        raise BadArchive(filename, f"invalid version {version!r} in wheel file name") from None
-    if build is not None and not re.match(r"^\d[\w.]*$", build, re.ASCII):
-        raise BadArchive(filename, f"invalid build tag {build!r} in wheel file name")
-    if label is not None and not _LABEL_RE.match(label):
-        raise BadArchive(filename, f"invalid variant label {label!r} in wheel file name")
-    return WheelFilename(name, version, build, parse_tags(filename, f"{py}-{abi}-{plat}"), label)
-
-
-def parse_tags(where: str, text: str) -> frozenset[Tag]:
-    """Expand a compressed tag set like ``cp311.cp312-abi3-any``; refuse malformed or huge ones."""
-    parts = text.split("-")
-    if len(parts) != 3 or any("" in p.split(".") for p in parts):
-        raise UnsupportedTag(where, f"malformed compatibility tag {text}")
-    count = 1
-    for part in parts:
-        count *= len(part.split("."))
-    if count > MAX_TAGS:
-        raise UnsupportedTag(
-            where, f"compatibility tag {text} expands to {count} tags (limit {MAX_TAGS})"
-        )
-    try:
-        return frozenset(parse_tag(text))
-    except ValueError as exc:  # packaging >= 26.3 validates components (InvalidTag)
-        raise UnsupportedTag(where, f"invalid compatibility tag {text}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -361,19 +290,6 @@ def open_wheel(path: str | Path) -> WheelReader:
     return reader
 
 
-def _check_name(path: Path, name: str) -> None:
-    """Refuse names that could escape the install root (absolute, ``..``, drive, backslash)."""
-    if "\\" in name:
-        raise UnsafePath(path, f"member name {name!r} contains a backslash")
-    if "\x00" in name:
-        raise UnsafePath(path, f"member name {name!r} contains a NUL byte")
-    if name.startswith("/") or _DRIVE_RE.match(name):
-        raise UnsafePath(path, f"member name {name!r} is absolute")
-    parts = name.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise UnsafePath(path, f"member name {name!r} has an empty, '.' or '..' component")
-
-
 def _check_members(path: Path, zf: zipfile.ZipFile) -> tuple[WheelMember, ...]:
     """Check the central directory without reading data; return file members in archive order."""
     infos = zf.infolist()
@@ -381,7 +297,7 @@ def _check_members(path: Path, zf: zipfile.ZipFile) -> tuple[WheelMember, ...]:
     members: list[WheelMember] = []
     for info in infos:
         name = info.filename
-        _check_name(path, name)
+        check_member_name(path, name)
         if name in seen:
             raise BadArchive(path, f"duplicate member {name}")
         seen.add(name)
@@ -459,62 +375,6 @@ def _find_dist_info(path: Path, filename: WheelFilename, members: tuple[WheelMem
     return found
 
 
-def _parse_headers(path: Path, what: str, data: bytes) -> email.message.Message:
-    """Parse an RFC 822 style file (METADATA, WHEEL) as UTF-8, tolerating CRLF line ends."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadMetadata(path, f"{what} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    text = text.replace("\r\n", "\n")
-    return email.parser.Parser(policy=email.policy.compat32).parsestr(text)
-
-
-def _parse_record(path: Path, data: bytes) -> dict[str, tuple[str | None, int | None]]:
-    """Parse RECORD rows ``path,algo=digest,size``; refuse malformed rows and weak hashes."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadMetadata(path, "RECORD is not UTF-8") from None
-    record: dict[str, tuple[str | None, int | None]] = {}
-    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row:
-            continue
-        if len(row) != 3:
-            raise BadMetadata(path, f"RECORD line {lineno} has {len(row)} fields, not 3")
-        name, hash_spec, size = row
-        if hash_spec:
-            algo, sep, digest = hash_spec.partition("=")
-            if not sep or not digest:
-                raise BadMetadata(path, f"RECORD line {lineno}: malformed hash {hash_spec!r}")
-            if algo in _WEAK_HASHES or algo not in hashlib.algorithms_guaranteed:
-                raise BadMetadata(
-                    path, f"RECORD line {lineno}: hash algorithm {algo!r} is not allowed"
-                )
-        if size and not size.isdigit():
-            raise BadMetadata(path, f"RECORD line {lineno}: size {size!r} is not a number")
-        if name in record:
-            raise BadMetadata(path, f"RECORD lists {name} twice")
-        record[name] = (hash_spec or None, int(size) if size else None)
-    return record
-
-
-def _parse_entry_points(path: Path, data: bytes) -> Mapping[str, Mapping[str, str]]:
-    """Parse ``entry_points.txt`` (an INI file; names are case-sensitive, no interpolation)."""
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(data.decode("utf-8"))
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0]
-        raise BadMetadata(path, f"entry_points.txt is malformed: {first}") from None
-    groups = {s: dict(parser.items(s, raw=True)) for s in parser.sections()}
-    for group in ("console_scripts", "gui_scripts"):
-        for script in groups.get(group, {}):
-            if script in ("", ".", "..") or any(c in script for c in "/\\\x00"):
-                raise UnsafePath(path, f"{group} name {script!r} is not a plain file name")
-    return MappingProxyType({g: MappingProxyType(eps) for g, eps in groups.items()})
-
-
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -532,8 +392,8 @@ def _read_info(reader: WheelReader) -> WheelInfo:
         if f"{dist_info}/{required}" not in names:
             raise BadMetadata(path, f"{dist_info}/{required} is missing")
 
-    record = _parse_record(path, reader.read(f"{dist_info}/RECORD"))
-    exempt = {f"{dist_info}/{n}" for n in _SIGNATURE_FILES}
+    record = parse_record(path, reader.read(f"{dist_info}/RECORD"))
+    exempt = {f"{dist_info}/{n}" for n in SIGNATURE_FILES}
     for name in sorted(names - record.keys() - exempt):
         raise BadArchive(path, f"{name} is not listed in RECORD")
     for name in sorted(record.keys() - names):
@@ -562,24 +422,10 @@ def _read_info(reader: WheelReader) -> WheelInfo:
                     f"({', '.join(sorted(DATA_SCHEMES))})",
                 )
 
-    wheel = _parse_headers(path, "WHEEL", reader.read(f"{dist_info}/WHEEL"))
-    wheel_version = wheel.get("Wheel-Version")
-    if wheel_version is None:
-        raise BadMetadata(path, "WHEEL has no Wheel-Version")
-    major = str(wheel_version).strip().split(".")[0]
-    if major != "1":
-        raise BadMetadata(
-            path, f"unsupported Wheel-Version {str(wheel_version).strip()} (major must be 1)"
-        )
-    purelib = str(wheel.get("Root-Is-Purelib", "")).strip().lower()
-    if purelib not in ("true", "false"):
-        raise BadMetadata(path, f"WHEEL Root-Is-Purelib is {purelib!r}, not true or false")
-    wheel_tags: set[Tag] = set()
-    for line in wheel.get_all("Tag") or []:
-        wheel_tags.update(parse_tags(f"{path}: WHEEL", str(line).strip()))
+    root_is_purelib, wheel_tags = parse_wheel_file(path, reader.read(f"{dist_info}/WHEEL"))
 
     metadata_bytes = reader.read(f"{dist_info}/METADATA")
-    metadata = _parse_headers(path, "METADATA", metadata_bytes)
+    metadata = parse_headers(path, "METADATA", metadata_bytes)
     for key in ("Metadata-Version", "Name", "Version"):
         if not metadata.get(key):
             raise BadMetadata(path, f"METADATA has no {key}")
@@ -595,21 +441,11 @@ def _read_info(reader: WheelReader) -> WheelInfo:
 
     ep_name = f"{dist_info}/entry_points.txt"
     entry_points = (
-        _parse_entry_points(path, reader.read(ep_name))
-        if ep_name in names
-        else MappingProxyType({})
+        parse_entry_points(path, reader.read(ep_name)) if ep_name in names else MappingProxyType({})
     )
 
-    variant_json: Mapping[str, Any] | None = None
     vj_name = f"{dist_info}/variant.json"
-    if vj_name in names:
-        try:
-            loaded = json.loads(reader.read(vj_name))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadMetadata(path, f"variant.json is not valid JSON: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise BadMetadata(path, "variant.json is not a JSON object")
-        variant_json = MappingProxyType(loaded)
+    variant_json = parse_variant_json(path, reader.read(vj_name)) if vj_name in names else None
 
     return WheelInfo(
         path=path,
@@ -618,8 +454,8 @@ def _read_info(reader: WheelReader) -> WheelInfo:
         data_dir=data_dir,
         metadata=metadata,
         metadata_bytes=metadata_bytes,
-        root_is_purelib=purelib == "true",
-        wheel_tags=frozenset(wheel_tags),
+        root_is_purelib=root_is_purelib,
+        wheel_tags=wheel_tags,
         entry_points=entry_points,
         variant_json=variant_json,
         record=reader._record,

@@ -10,22 +10,16 @@ import base64
 import contextlib
 import hashlib
 import os
-import re
 import stat
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from packaging.tags import Tag
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
-from .errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
-from .wheelfile import _check_name, parse_tags
+from .errors import BadArchive, BadMetadata, UnsafePath
+from .wheelname import check_member_name, wheel_filename
 
 __all__ = ["WheelWriter", "wheel_filename"]
 
@@ -93,7 +87,7 @@ class WheelWriter:
     def _zipinfo(self, arcname: str, mode: int, *, record: bool = False) -> zipfile.ZipInfo:
         if self._done:
             raise BadArchive(self.path, f"cannot add {arcname}: the wheel is already finished")
-        _check_name(self.path, arcname)
+        check_member_name(self.path, arcname)
         if arcname.endswith("/"):
             raise UnsafePath(self.path, f"member name {arcname!r} is a directory")
         if arcname in self._record:
@@ -180,57 +174,3 @@ def _csv_field(value: str) -> str:
     if any(c in value for c in ',"\r\n'):
         return '"' + value.replace('"', '""') + '"'
     return value
-
-
-def _ordered(values: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for v in values:
-        seen.setdefault(v, None)
-    return list(seen)
-
-
-def wheel_filename(
-    name: str,
-    version: str,
-    tags: Iterable[Tag] | str,
-    build: str | None = None,
-    variant_label: str | None = None,
-) -> str:
-    """``{name}-{version}[-{build}]-{tags}[-{label}].whl``, each part escaped per the spec."""
-    escaped_name = canonicalize_name(name).replace("-", "_")
-    if not escaped_name or not re.fullmatch(r"[a-z0-9_.]+", escaped_name):
-        raise BadMetadata(name, "not a valid project name for a wheel file name")
-    try:
-        version_part = str(Version(version)).replace("-", "_")
-    except InvalidVersion:
-        raise BadMetadata(version, "not a valid PEP 440 version for a wheel file name") from None
-    if isinstance(tags, str):
-        tag_text = tags
-    else:
-        tag_set = frozenset(tags)
-        ordered = tags if not isinstance(tags, (set, frozenset)) else sorted(tag_set, key=str)
-        ordered = list(ordered)
-        if not ordered:
-            raise UnsupportedTag(name, "no compatibility tags given")
-        interps = _ordered(t.interpreter for t in ordered)
-        abis = _ordered(t.abi for t in ordered)
-        plats = _ordered(t.platform for t in ordered)
-        if len(interps) * len(abis) * len(plats) != len(tag_set):
-            raise UnsupportedTag(
-                " ".join(sorted(map(str, tag_set))),
-                "this tag set is not a product of interpreters, ABIs and platforms; "
-                "a wheel file name cannot express it",
-            )
-        tag_text = "-".join(".".join(x) for x in (interps, abis, plats))
-    parse_tags(tag_text, tag_text)
-    parts = [escaped_name, version_part]
-    if build is not None:
-        if not re.fullmatch(r"\d[\w.]*", build, re.ASCII):
-            raise BadMetadata(build, "a build tag must start with a digit and contain no '-'")
-        parts.append(build)
-    parts.append(tag_text)
-    if variant_label is not None:
-        if not re.fullmatch(r"[0-9a-z._]+", variant_label):
-            raise BadMetadata(variant_label, "a variant label is made of [0-9a-z._] only")
-        parts.append(variant_label)
-    return "-".join(parts) + ".whl"

@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.tags import Tag
 
-from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError, UnsafePath, UnsupportedTag
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError, UnsafePath
 from conda_wheel_bridge.wheelfile import (
     MAX_COMPRESSION_RATIO,
     WheelMember,
     open_wheel,
-    parse_wheel_filename,
 )
+
 from tests.support.wheelmaker import make_wheel, record_hash
 
 DI = "demo-1.0.dist-info"
@@ -84,57 +84,6 @@ def patch_central(path: Path, member: str, offset: int, fmt: str, value: int) ->
 def patch_central_size(path: Path, member: str, declared: int) -> None:
     """Rewrite the uncompressed size a member declares in the central directory (zip-bomb style)."""
     patch_central(path, member, 24, "<I", declared)
-
-
-# --- file names -------------------------------------------------------------------------------
-
-
-def test_parse_plain_filename() -> None:
-    fn = parse_wheel_filename(
-        "MarkupSafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-    )
-    assert (fn.name, fn.version, fn.build, fn.variant_label) == ("MarkupSafe", "3.0.2", None, None)
-    assert fn.tags == {
-        Tag("cp311", "cp311", "manylinux_2_17_x86_64"),
-        Tag("cp311", "cp311", "manylinux2014_x86_64"),
-    }
-
-
-def test_parse_build_tag_and_variant_label() -> None:
-    assert parse_wheel_filename("build_tag-1.0.0-1-py2.py3-none-any.whl").build == "1"
-    fn = parse_wheel_filename("test_package-0-py3-none-any-fbe82642.whl")
-    assert (fn.build, fn.variant_label) == (None, "fbe82642")
-    assert parse_wheel_filename("test_package-0-py3-none-any-null.whl").variant_label == "null"
-    both = parse_wheel_filename("x-1.0-2b-cp311-cp311-linux_x86_64-abc.whl")
-    assert (both.build, both.variant_label) == ("2b", "abc")
-    assert both.tags == {Tag("cp311", "cp311", "linux_x86_64")}
-
-
-@pytest.mark.parametrize(
-    ("filename", "error"),
-    [
-        ("demo-1.0.tar.gz", BadArchive),
-        ("demo-1.0-py3-none.whl", BadArchive),
-        ("demo-not a version-py3-none-any.whl", BadArchive),
-        ("demo-1.0-py3-none-any-Upper.whl", BadArchive),
-        ("demo-1.0-py3..x-none-any.whl", UnsupportedTag),
-        ("a-b-c-d-e-f-g-h.whl", BadArchive),
-    ],
-)
-def test_parse_bad_filenames_name_the_file(filename: str, error: type[CwbError]) -> None:
-    with pytest.raises(error) as info:
-        parse_wheel_filename(filename)
-    assert str(info.value).startswith(filename + ": ")
-
-
-@given(st.text(st.characters(codec="utf-8"), max_size=80).map(lambda t: t + ".whl"))
-def test_any_file_name_parses_or_raises_a_cwb_error(filename: str) -> None:
-    try:
-        parsed = parse_wheel_filename(filename)
-    except CwbError as exc:
-        assert str(exc).startswith(filename + ": ")
-    else:
-        assert parsed.tags and "-" not in parsed.name
 
 
 # --- every real fixture -----------------------------------------------------------------------

@@ -13,14 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from packaging.tags import Tag
-from packaging.utils import canonicalize_name
-from packaging.version import Version
 
-from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath, UnsupportedTag
-from conda_wheel_bridge.wheelfile import open_wheel, parse_wheel_filename
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
+from conda_wheel_bridge.wheelfile import open_wheel
 from conda_wheel_bridge.wheelwriter import WheelWriter, wheel_filename
 
 DI = "hello_cwb-1.2.dist-info"
@@ -252,94 +247,6 @@ def test_rewriting_numpy_from_pypi(pypi_wheel: Callable[..., Path], tmp_path: Pa
             f"{old.info.dist_info}/RECORD": (None, None)
         }
         new.verify()
-
-
-# --- file names -------------------------------------------------------------------------------
-
-
-def test_wheel_filename_examples() -> None:
-    assert (
-        wheel_filename("Foo.Bar-baz", "1.0-1", "py3-none-any")
-        == "foo_bar_baz-1.0.post1-py3-none-any.whl"
-    )
-    tags = [
-        Tag("cp311", "cp311", "manylinux_2_17_x86_64"),
-        Tag("cp311", "cp311", "manylinux2014_x86_64"),
-    ]
-    assert (
-        wheel_filename("markupsafe", "3.0.2", tags)
-        == "markupsafe-3.0.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-    )
-    assert (
-        wheel_filename("t", "0", "py3-none-any", variant_label="fbe82642")
-        == "t-0-py3-none-any-fbe82642.whl"
-    )
-    assert wheel_filename("t", "0", "py3-none-any", build="1") == "t-0-1-py3-none-any.whl"
-    with pytest.raises(UnsupportedTag, match="not a product"):
-        wheel_filename("t", "0", [Tag("py3", "none", "any"), Tag("cp311", "cp311", "linux_x86_64")])
-    with pytest.raises(BadMetadata):
-        wheel_filename("t", "0", "py3-none-any", build="x1")
-    with pytest.raises(BadMetadata):
-        wheel_filename("t", "0", "py3-none-any", variant_label="UPPER")
-
-
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-_names = st.builds(
-    lambda head, mid, tail: head + mid + tail,
-    st.sampled_from(_ALNUM),
-    st.text(_ALNUM + "._-", max_size=20),
-    st.sampled_from(_ALNUM),
-)
-_versions = st.builds(
-    lambda rel, pre, post, dev, local: ".".join(map(str, rel)) + pre + post + dev + local,
-    st.lists(st.integers(0, 999), min_size=1, max_size=4),
-    st.sampled_from(["", "a1", "rc2"]),
-    st.sampled_from(["", ".post1", "-2"]),
-    st.sampled_from(["", ".dev3"]),
-    st.sampled_from(["", "+local.7"]),
-)
-_tag_part = st.text(_LOWER + "0123456789_", min_size=1, max_size=12)
-_interp = st.builds(
-    lambda a, b: a + b, st.sampled_from(_LOWER), st.text(_LOWER + "0123456789_", max_size=11)
-)
-_build = st.builds(
-    lambda a, b: a + b, st.sampled_from("0123456789"), st.text(_LOWER + "0123456789_.", max_size=5)
-)
-_label = st.text(_LOWER + "0123456789._", min_size=1, max_size=16)
-
-
-@given(
-    name=_names,
-    version=_versions,
-    interps=st.lists(_interp, min_size=1, max_size=3, unique=True),
-    abis=st.lists(_tag_part, min_size=1, max_size=2, unique=True),
-    plats=st.lists(_tag_part, min_size=1, max_size=3, unique=True),
-    build=st.none() | _build,
-    label=st.none() | _label,
-)
-def test_filename_round_trip(
-    name: str,
-    version: str,
-    interps: list[str],
-    abis: list[str],
-    plats: list[str],
-    build: str | None,
-    label: str | None,
-) -> None:
-    tags = frozenset(Tag(i, a, p) for i in interps for a in abis for p in plats)
-    filename = wheel_filename(name, version, tags, build=build, variant_label=label)
-    parsed = parse_wheel_filename(filename)
-    assert canonicalize_name(parsed.name) == canonicalize_name(name)
-    assert Version(parsed.version) == Version(version)
-    assert parsed.build == build
-    assert parsed.variant_label == label
-    assert parsed.tags == tags
-    # formatting what we parsed gives the same name back
-    assert (
-        wheel_filename(parsed.name, parsed.version, parsed.tags, parsed.build, parsed.variant_label)
-        == filename
-    )
 
 
 # --- real clients -----------------------------------------------------------------------------
