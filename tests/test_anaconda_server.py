@@ -2,7 +2,8 @@
 
 These tests speak to it with plain ``requests`` calls shaped like anaconda-client's (paths,
 payloads, the multipart storage form with fields before the file), independent of cwb's own
-client; the last one drives the real anaconda-client library when it is installed.
+client; the last ones drive the real anaconda-client (its ``anaconda upload`` command and its
+library), installed once per checkout into ``.cache/`` from PyPI.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,10 @@ from typing import Any
 import pytest
 import requests
 
+from conda_wheel_bridge.channel.anaconda_api import AnacondaClient
+from conda_wheel_bridge.channel.publish import collect_artifacts, publish_to_anaconda
+
+from tests.support.anaconda_client import anaconda_client_venv, anaconda_env
 from tests.support.anaconda_server import FakeAnaconda
 
 TOKEN = "alice-secret-token"
@@ -242,25 +249,89 @@ def test_injected_failures(fake: FakeAnaconda) -> None:
     assert requests.get(f"{fake.api_url}/package/alice/x", timeout=10).status_code == 200
 
 
-def test_real_anaconda_client_library_uploads(fake: FakeAnaconda, tzdata: Path) -> None:
-    """anaconda-client itself (when installed) uploads, detects the duplicate and reads back."""
-    binstar_client = pytest.importorskip(
-        "binstar_client", reason="anaconda-client is not installed in this environment")
-    from binstar_client import errors
+@pytest.fixture(scope="session")
+def anaconda_venv() -> Path:
+    return anaconda_client_venv()
 
-    api = binstar_client.Binstar(token=TOKEN, domain=fake.api_url)
-    api.check_server()
-    assert api.user()["login"] == "alice"
-    with pytest.raises(errors.NotFound):
-        api.package("alice", "tzdata")
-    api.add_package("alice", "tzdata", summary="time zones", license="PD")
-    api.add_release("alice", "tzdata", "2025b", [], None, {})
-    with open(tzdata, "rb") as fh:
-        api.upload("alice", "tzdata", "2025b", TZ_BASENAME, fh, "conda", attrs=dict(TZ_ATTRS))
-    assert api.distribution("alice", "tzdata", "2025b", TZ_BASENAME)["sha256"] == (
-        hashlib.sha256(tzdata.read_bytes()).hexdigest())
-    with pytest.raises(errors.Conflict), open(tzdata, "rb") as fh:
-        api.upload("alice", "tzdata", "2025b", TZ_BASENAME, fh, "conda", attrs=dict(TZ_ATTRS))
-    with pytest.raises(errors.Unauthorized):
-        binstar_client.Binstar(token="nope", domain=fake.api_url).user()
-    assert json.loads(json.dumps(api.list_channels("alice"))) == {"main": 1}
+
+def _anaconda(venv: Path, env: dict[str, str],
+              *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(venv / "bin" / "anaconda"), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_real_anaconda_upload_command(fake: FakeAnaconda, anaconda_venv: Path, tmp_path: Path,
+                                      tzdata: Path, fixtures_dir: Path) -> None:
+    """``anaconda upload`` itself publishes to the stand-in, then cwb sees the same files."""
+    wheel = fixtures_dir / "wheels" / "six-1.17.0-py2.py3-none-any.whl"
+    env = anaconda_env(tmp_path / "cfg", fake.api_url, TOKEN)
+    for path in (tzdata, wheel):
+        done = _anaconda(anaconda_venv, env, "upload", "--no-progress", path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    files = fake.files("alice")
+    assert files[TZ_BASENAME]["sha256"] == hashlib.sha256(tzdata.read_bytes()).hexdigest()
+    assert files[wheel.name]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert files[TZ_BASENAME]["labels"] == ["main"]
+    repodata = requests.get(f"{fake.channel_url('alice')}/noarch/repodata.json", timeout=10).json()
+    assert repodata["packages.conda"]["tzdata-2025b-h78e105d_0.conda"]["version"] == "2025b"
+    assert wheel.name in requests.get(f"{fake.simple_url('alice')}/six/", timeout=10).text
+    again = _anaconda(anaconda_venv, env, "upload", "--no-progress", tzdata)
+    assert again.returncode != 0 and "already exists" in again.stdout + again.stderr
+    skip = _anaconda(anaconda_venv, env, "upload", "--no-progress", "--skip-existing", tzdata)
+    assert skip.returncode == 0, skip.stdout + skip.stderr
+    refused = _anaconda(anaconda_venv, anaconda_env(tmp_path / "cfg2", fake.api_url, "nope"),
+                        "upload", "--no-progress", wheel)
+    assert refused.returncode != 0 and "nope" not in refused.stdout
+    # cwb recognises what anaconda-client uploaded: same packages, releases and basenames
+    channel = tmp_path / "channel"
+    (channel / "noarch").mkdir(parents=True)
+    for path in (tzdata, wheel):
+        shutil.copyfile(path, channel / "noarch" / path.name)
+    outcomes = publish_to_anaconda(collect_artifacts(channel), owner="alice",
+                                   client=AnacondaClient(TOKEN, fake.api_url))
+    assert [o.action for o in outcomes] == ["skipped", "skipped"]
+
+
+@pytest.mark.slow
+def test_real_anaconda_client_library(fake: FakeAnaconda, anaconda_venv: Path,
+                                      tzdata: Path) -> None:
+    """binstar_client's API calls (as used by other tools) get the answers they expect."""
+    script = f"""
+import json, sys
+import binstar_client
+from binstar_client import errors
+api = binstar_client.Binstar(token={TOKEN!r}, domain={fake.api_url!r})
+api.check_server()
+out = {{"login": api.user()["login"]}}
+try:
+    api.package("alice", "tzdata")
+except errors.NotFound:
+    out["missing"] = True
+api.add_package("alice", "tzdata", summary="time zones", license="PD")
+api.add_release("alice", "tzdata", "2025b", [], None, {{}})
+with open({str(tzdata)!r}, "rb") as fh:
+    api.upload("alice", "tzdata", "2025b", {TZ_BASENAME!r}, fh, "conda", attrs={TZ_ATTRS!r},
+               channels=["main", "dev"])
+out["sha256"] = api.distribution("alice", "tzdata", "2025b", {TZ_BASENAME!r})["sha256"]
+try:
+    with open({str(tzdata)!r}, "rb") as fh:
+        api.upload("alice", "tzdata", "2025b", {TZ_BASENAME!r}, fh, "conda", attrs={TZ_ATTRS!r})
+except errors.Conflict:
+    out["conflict"] = True
+out["channels"] = api.list_channels("alice")
+try:
+    binstar_client.Binstar(token="nope", domain={fake.api_url!r}).user()
+except errors.Unauthorized:
+    out["unauthorized"] = True
+api.remove_dist("alice", "tzdata", "2025b", basename={TZ_BASENAME!r})
+json.dump(out, sys.stdout)
+"""
+    done = subprocess.run([str(anaconda_venv / "bin" / "python"), "-c", script],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"login": "alice", "missing": True, "conflict": True, "unauthorized": True,
+                   "sha256": hashlib.sha256(tzdata.read_bytes()).hexdigest(),
+                   "channels": {"main": 1, "dev": 1}}
+    assert fake.dropped_packages == [("alice", "tzdata")]

@@ -109,6 +109,7 @@ def repodata_for(subdir: str, dists: Sequence[Mapping[str, Any]]) -> dict[str, A
             continue
         fn = dist["basename"].split("/", 1)[1]
         record = {k: attrs[k] for k in _REPODATA_KEYS if k in attrs}
+        record.update(name=dist["name"], version=dist["version"])
         record.setdefault("depends", [])
         record.update(md5=dist["md5"], sha256=dist["sha256"], size=dist["size"])
         (conda if fn.endswith(".conda") else packages)[fn] = record
@@ -294,6 +295,18 @@ class FakeAnaconda:
             }
             self._count(owner, name)
             return 200, self._package_json(owner, name)
+        if method == "DELETE":
+            assert login is not None
+            self._may_write(login, owner)
+            if not exists:
+                raise _HttpError(404, f"package {owner}/{name} does not exist")
+            for key in [k for k in self.state.dists if k[:2] == (owner, name)]:
+                del self.state.dists[key]
+            for key in [k for k in self.state.releases if k[:2] == (owner, name)]:
+                del self.state.releases[key]
+            del self.state.packages[(owner, name)]
+            self._count(owner, name)
+            return 201, {}
         raise _HttpError(405, f"{method} not allowed")
 
     def _release(self, method: str, owner: str, name: str, version: str, *, body: Any,
@@ -317,6 +330,17 @@ class FakeAnaconda:
             self.state.releases[key] = {"version": version, "summary": body.get("summary"),
                                         "full_name": f"{owner}/{name}/{version}"}
             return 200, {**self.state.releases[key], "distributions": []}
+        if method == "DELETE":
+            assert login is not None
+            self._may_write(login, owner)
+            if key not in self.state.releases:
+                raise _HttpError(404, f"release {owner}/{name}/{version} does not exist")
+            for dist_key in [k for k, d in self.state.dists.items()
+                             if k[:2] == (owner, name) and d["version"] == version]:
+                del self.state.dists[dist_key]
+            del self.state.releases[key]
+            self._count(owner, name)
+            return 201, {}
         raise _HttpError(405, f"{method} not allowed")
 
     def _dist(self, method: str, owner: str, name: str, version: str, basename: str,
@@ -354,7 +378,7 @@ class FakeAnaconda:
             raise _HttpError(400, "a JSON object is required")
         kind = body.get("distribution_type")
         attrs = body.get("attrs")
-        labels = body.get("channels")
+        labels = body.get("channels") or ["main"]  # anaconda upload without --label sends []
         sha256 = body.get("sha256")
         if kind not in _PYPI_CONDA or not isinstance(attrs, dict):
             raise _HttpError(400, "distribution_type (conda or pypi) and attrs are required")
@@ -407,7 +431,8 @@ class FakeAnaconda:
         if staged["kind"] not in package["package_types"]:
             package["package_types"].append(staged["kind"])
         dist = {
-            "basename": basename, "version": version, "distribution_type": staged["kind"],
+            "basename": basename, "name": name, "version": version,
+            "distribution_type": staged["kind"],
             "attrs": staged["attrs"], "labels": staged["labels"], "sha256": staged["sha256"],
             "md5": hashlib.md5(data).hexdigest(), "size": len(data), "key": staged["key"],
             "full_name": f"{owner}/{name}/{version}/{basename}", "upload_time": time.time(),
@@ -551,9 +576,10 @@ def _check_basename(kind: str, name: str, version: str, basename: str,
     if kind == "conda":
         subdir, _, fn = basename.partition("/")
         ext = ".conda" if fn.endswith(".conda") else ".tar.bz2" if fn.endswith(".tar.bz2") else ""
-        expected = f"{attrs.get('name')}-{attrs.get('version')}-{attrs.get('build')}{ext}"
+        # anaconda-client sends index.json without name and version (the URL carries them)
+        expected = f"{name}-{version}-{attrs.get('build')}{ext}"
         if (not ext or subdir != attrs.get("subdir") or fn != expected
-                or attrs.get("name") != name or attrs.get("version") != version):
+                or attrs.get("name", name) != name or attrs.get("version", version) != version):
             raise _HttpError(400, f"basename {basename} does not match {name} {version} and attrs")
         return
     try:
