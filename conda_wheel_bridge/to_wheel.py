@@ -108,8 +108,9 @@ def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
     if layout is not None and layout.dist_dir is not None:
         prefix = f"{layout.site_packages}/{layout.dist_dir}/"
         for member in iter_payload(info.source, info, complete=False):
-            if member.path.startswith(prefix) and member.stream is not None:
-                _collect(info, dist, member.path[len(prefix):], member)
+            rel = _dist_member(member.path, prefix)
+            if rel is not None and member.stream is not None:
+                _collect(info, dist, rel, member)
     metadata = wheel_metadata(info, dist, names)
     variant = variant_json(info, dist)
     return metadata, wheel_filename_for(info, metadata, dist.wheel,
@@ -185,8 +186,9 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
                 continue
             if member.kind == "symlink":
                 symlinks[member.path] = _link_source(member)
-            if member.path.startswith(dist_prefix):
-                _collect(info, dist, member.path[len(dist_prefix):], member)
+            rel = _dist_member(member.path, dist_prefix)
+            if rel is not None:
+                _collect(info, dist, rel, member)
                 continue
             arcname = _arcname(member.path, site, layout, data_dir, sources)
             if arcname is None:
@@ -225,6 +227,16 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     target = out_dir / filename
     partial.replace(target)
     return target
+
+
+def _dist_member(path: str, prefix: str) -> str | None:
+    """``path`` relative to the distribution's metadata directory; an egg-info that is one
+    file (as distutils wrote it) is its PKG-INFO."""
+    if path.startswith(prefix):
+        return path[len(prefix):]
+    if path == prefix[:-1] and path.endswith(".egg-info"):
+        return "PKG-INFO"
+    return None
 
 
 def _dist_stem(info: CondaPackage, dist_dir: str) -> str:

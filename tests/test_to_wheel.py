@@ -451,3 +451,18 @@ def test_cwb_convert_to_wheel_and_metadata_only(fixtures_dir: Path, tmp_path: Pa
     (doc,) = (tmp_path / "m").iterdir()
     assert doc.name == "zlib-1.2.11-py3-none-linux_x86_64.whl.metadata"
     assert header_mapping(doc.read_bytes())["name"] == ["zlib"]
+
+
+def test_egg_info_as_a_single_file(tmp_path: Path) -> None:
+    pkg_info = b"Metadata-Version: 1.1\nName: oldie\nVersion: 0.9\nSummary: distutils era\n"
+    package = make_conda_package(
+        tmp_path / "in", "oldie", "0.9", build="py27_0", subdir="linux-64",
+        depends=["python >=2.7,<2.8.0a0"],
+        files={"lib/python2.7/site-packages/oldie.py": b"X = 1\n",
+               "lib/python2.7/site-packages/oldie-0.9-py2.7.egg-info": pkg_info})
+    wheel = conda_to_wheel(package, tmp_path / "out")
+    with open_wheel(wheel) as reader:
+        names = [m.name for m in reader.members]
+        assert "oldie-0.9.dist-info/METADATA" in names
+        assert not any("egg-info" in n for n in names)
+    assert _metadata(wheel)["summary"] == ["distutils era"]
