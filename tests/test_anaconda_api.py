@@ -21,6 +21,7 @@ from conda_wheel_bridge.channel.anaconda_api import (
     file_digests,
 )
 from conda_wheel_bridge.channel.publish import collect_artifacts, publish_to_anaconda
+
 from tests.support.anaconda_server import FakeAnaconda, iter_requests
 from tests.support.fixture_channel import make_channel
 

@@ -29,6 +29,7 @@ from conda_wheel_bridge.channel.publish import (
     validate_owner,
 )
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError
+
 from tests.support.anaconda_server import FakeAnaconda, iter_requests
 from tests.support.fixture_channel import make_channel
 

@@ -19,6 +19,7 @@ from conda_wheel_bridge.channel.publish_static import (
     publish_static,
 )
 from conda_wheel_bridge.errors import CwbError
+
 from tests.support.fixture_channel import make_channel
 
 
@@ -140,3 +141,21 @@ def test_rattler_installs_from_the_published_static_channel(channel: Path, tmp_p
     assert asyncio.run(go()) == ["_libgcc_mutex", "tzdata"]
     assert (tmp_path / "prefix" / "conda-meta" / "tzdata-2025b-h78e105d_0.json").is_file()
     assert any((tmp_path / "prefix" / "share" / "zoneinfo").rglob("Europe/Paris"))
+
+
+def test_the_indexer_waits_while_the_channel_is_copied(channel: Path, tmp_path: Path) -> None:
+    from conda_wheel_bridge.channel.lock import ChannelLocked, channel_lock
+
+    refused: list[bool] = []
+
+    def try_to_index(step: StaticCopy) -> None:
+        try:
+            with channel_lock(channel / ".cwb" / "index.lock", timeout=0.05):
+                refused.append(False)
+        except ChannelLocked:
+            refused.append(True)
+
+    publish_static(channel, tmp_path / "out", on_step=try_to_index)
+    assert refused and all(refused)
+    with channel_lock(channel / ".cwb" / "index.lock", timeout=1):  # released afterwards
+        pass

@@ -7,6 +7,7 @@ moment sees either the old channel or the new one, never an index naming a missi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -19,6 +20,7 @@ from urllib.request import url2pathname
 
 from ..atomic import atomic_output
 from ..errors import CwbError
+from .lock import channel_lock
 
 __all__ = [
     "StaticCopy",
@@ -32,6 +34,7 @@ __all__ = [
 _CHUNK = 1 << 20
 _SUBDIR_RE = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 _ARTIFACT_EXTS = (".conda", ".tar.bz2", ".whl")
+_INDEX_LOCK = Path(".cwb") / "index.lock"  # the lock ``cwb index`` holds (channel/index.py)
 # per-subdir indexes, in the order they are swapped in: the compressed twins before the .json
 _SUBDIR_INDEXES = (
     "run_exports.json.zst", "run_exports.json", "repodata_shards.msgpack.zst",
@@ -129,12 +132,26 @@ def publish_static(
     """
     channel = Path(channel)
     target = destination_path(dest)
-    if not dry_run:
-        ensure_indexed(channel)
     if target.resolve() == channel.resolve() or channel.resolve() in target.resolve().parents:
         raise CwbError(target, "the destination is inside the channel")
     if target.exists() and not target.is_dir():
         raise CwbError(target, "the destination exists and is not a directory")
+    if not dry_run:
+        ensure_indexed(channel)
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            _hold_index_lock(stack, channel)
+        return _copy(channel, target, dry_run=dry_run, on_step=on_step)
+
+
+def _hold_index_lock(stack: contextlib.ExitStack, channel: Path) -> None:
+    """Keep ``cwb index`` from rewriting the channel while it is copied (unless read-only)."""
+    with contextlib.suppress(OSError):  # a read-only channel cannot be re-indexed under us
+        stack.enter_context(channel_lock(channel / _INDEX_LOCK))
+
+
+def _copy(channel: Path, target: Path, *, dry_run: bool,
+          on_step: Callable[[StaticCopy], None] | None) -> list[StaticCopy]:
     steps: list[StaticCopy] = []
     for rel, is_index in plan_static(channel):
         src = channel / rel
