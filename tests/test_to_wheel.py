@@ -466,3 +466,25 @@ def test_egg_info_as_a_single_file(tmp_path: Path) -> None:
         assert "oldie-0.9.dist-info/METADATA" in names
         assert not any("egg-info" in n for n in names)
     assert _metadata(wheel)["summary"] == ["distutils era"]
+
+
+def test_windows_layout(tmp_path: Path) -> None:
+    package = make_conda_package(
+        tmp_path / "in", "wintool", "2.0", build="py311_0", subdir="win-64",
+        depends=["python >=3.11,<3.12.0a0", "python_abi 3.11.* *_cp311"],
+        files={"Lib/site-packages/wintool/__init__.py": b"def main(): pass\n",
+               "Lib/site-packages/wintool-2.0.dist-info/METADATA":
+                   b"Metadata-Version: 2.1\nName: wintool\nVersion: 2.0\n",
+               "Lib/site-packages/wintool-2.0.dist-info/entry_points.txt":
+                   b"[console_scripts]\nwintool = wintool:main\n",
+               "Scripts/wintool.exe": b"MZ launcher", "Scripts/wintool-script.py": b"launcher",
+               "Scripts/other.bat": b"@echo off\r\n", "Library/bin/helper.dll": b"MZ dll"})
+    wheel = conda_to_wheel(package, tmp_path / "out")
+    assert wheel.name == "wintool-2.0-cp311-cp311-win_amd64.whl"
+    with open_wheel(wheel) as reader:
+        names = sorted(m.name for m in reader.members)
+    assert names == ["wintool-2.0.data/data/Library/bin/helper.dll",
+                     "wintool-2.0.data/scripts/other.bat",
+                     "wintool-2.0.dist-info/METADATA", "wintool-2.0.dist-info/RECORD",
+                     "wintool-2.0.dist-info/WHEEL", "wintool-2.0.dist-info/entry_points.txt",
+                     "wintool/__init__.py"]
