@@ -159,3 +159,18 @@ def test_python_conda_packages_are_exported_as_wheels(tmp_path: Path, fixtures_d
     (root / "noarch" / src.name).unlink()
     index_channel(root)
     assert not wheel.exists() and not (root / "simple" / "boltons").exists()
+
+
+def test_invalid_wheel_fails_the_run_with_its_name(tmp_path: Path, fixtures_dir: Path,
+                                                   cwb) -> None:
+    root = tmp_path / "channel"
+    (root / "noarch").mkdir(parents=True)
+    shutil.copy(fixtures_dir / "wheels" / WHEELS[0], root / "noarch" / WHEELS[0])
+    index_channel(root)
+    before = (root / "noarch" / "repodata.json").read_bytes()
+    bad = root / "noarch" / "validation-3.0.0-py3-none-any.whl"
+    shutil.copy(fixtures_dir / "wheels" / "fixtures" / bad.name, bad)  # two .dist-info dirs
+    rc, out, err = cwb("index", root)
+    assert rc == 1 and out == "" and err.startswith(f"cwb: error: {bad}: ")
+    assert "dist-info" in err and err.count("\n") == 1
+    assert (root / "noarch" / "repodata.json").read_bytes() == before
