@@ -164,10 +164,14 @@ def unmet_virtual_requirements(
         package = host.get(name)
         if met(spec, package):
             continue
-        has = f"host has {name} {package.version}" if package else f"host has no {name}"
-        if package and name == "__archspec":
-            has = f"host has {name} {package.build}"
-        reasons.append(f"needs `{spec}`, {has}")
+        # worded as `cwb solve --explain` words it (solve.py)
+        if package is None:
+            has = f"no {name}"
+        elif name == "__archspec":
+            has = f"build {package.build}"
+        else:
+            has = package.version
+        reasons.append(f"needs `{spec.strip()}`, host has {has}")
     return reasons
 
 

@@ -12,6 +12,7 @@ import pytest
 from conda_wheel_bridge import __version__, plugin_hooks
 from conda_wheel_bridge.errors import CwbError, MappingError
 from conda_wheel_bridge.model import VirtualPackage
+
 from tests.support.wheelmaker import make_wheel
 
 # --- conda cwb ---------------------------------------------------------------------------
@@ -162,9 +163,9 @@ def test_unmet_virtual_requirements_say_what_the_host_has() -> None:
         HOST_CUDA_128,
     )
     assert reasons == [
-        "needs `__cuda >=13.0`, host has __cuda 12.8",
+        "needs `__cuda >=13.0`, host has 12.8",
         "needs `__win`, host has no __win",
-        "needs `__archspec * x86_64_v4`, host has __archspec zen3",
+        "needs `__archspec * x86_64_v4`, host has build zen3",
     ]
 
 
@@ -172,7 +173,7 @@ def test_variant_choice_is_explained() -> None:
     lines = plugin_hooks.explain_variant_choice(CU128, [CPU, CU128, CU130], HOST_CUDA_128)
     assert lines == [
         "torchish 1.0: chose cu128_1 (build number 1)",
-        "  not cu130_2 (build number 2): needs `__cuda >=13.0`, host has __cuda 12.8",
+        "  not cu130_2 (build number 2): needs `__cuda >=13.0`, host has 12.8",
         "  not cpu_0 (build number 0): ranks lower (build number 0 < 1)",
     ]
 
