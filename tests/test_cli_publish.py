@@ -1,8 +1,8 @@
 """``cwb publish`` end to end: publish to the anaconda.org stand-in, then real clients install.
 
 py-rattler solves against the published owner's conda channel and installs into a prefix whose
-Python is the fake ``python`` package (tests/support/pyprefix.py); pip installs the published
-wheels into a fresh venv from the owner's simple index.
+Python is the fake ``python`` package (tests/support/pyprefix.py); pip (and uv) install the
+published wheels into fresh venvs from the owner's simple index.
 """
 
 from __future__ import annotations
@@ -96,6 +96,17 @@ def test_publish_then_rattler_and_pip_install_what_was_published(
     wheels = [p for p in (r.path for r in iter_requests(fake, "download")) if p.endswith(".whl")]
     assert any(p.startswith("/alice/simple/six/1.17.0/") for p in wheels)
     assert any(p.startswith("/alice/simple/attrs/25.3.0/") for p in wheels)
+
+    uv = Path(sys.executable).parent / "uv"
+    if uv.is_file():  # uv too, from the same index
+        uvenv = tmp_path / "uvenv"
+        subprocess.run([str(uv), "venv", "--no-config", "-q", str(uvenv)], check=True)
+        done = subprocess.run(
+            [str(uv), "pip", "install", "--no-config", "--no-cache", "--python",
+             str(uvenv / "bin" / "python"), "--index-url", fake.simple_url("alice"), "attrs"],
+            capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        subprocess.run([str(uvenv / "bin" / "python"), "-c", "import attrs"], check=True)
 
 
 def test_bad_token_is_one_line_and_never_printed(
