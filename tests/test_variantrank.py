@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conda_wheel_bridge import host
 from conda_wheel_bridge.errors import MappingError
-from conda_wheel_bridge.mapping import variants
+from conda_wheel_bridge.mapping import cpu, variants
 from conda_wheel_bridge.mapping.variantrank import combined_build_number, variant_build_number
 from conda_wheel_bridge.model import VariantProperty
 
@@ -73,3 +76,93 @@ def test_values_its_provider_does_not_rank_are_refused() -> None:
     )
     with pytest.raises(MappingError, match="not a value its provider ranks"):
         variant_build_number(desc)
+
+
+# ------------------------------------------- any variant set, any host: the choices agree
+
+_LOWER = [None, "11.8", "12.0", "12.6", "12.8", "13.0"]
+_LEVELS = [None, "v1", "v2", "v3", "v4"]
+_HOST_CPUS = ["nehalem", "haswell", "zen3", "icelake", "zen4", "x86_64_v2", "sapphirerapids"]
+
+
+@st.composite
+def _variant(draw: st.DrawFn) -> tuple[VariantProperty, ...]:
+    props = []
+    lower = draw(st.sampled_from(_LOWER))
+    if lower:
+        props.append(_prop(f"nvidia :: cuda_version_lower_bound :: {lower}"))
+        major = draw(st.sampled_from([7, 8, 9, 10, 12]))  # one major: the exact domain
+        minors = draw(st.lists(st.integers(0, 9), min_size=1, max_size=3, unique=True))
+        props += [_prop(f"nvidia :: sm_arch :: {major}{m}_real") for m in minors]
+        if draw(st.booleans()):
+            props.append(_prop(f"nvidia :: sm_arch :: {major}0_virtual"))
+    level = draw(st.sampled_from(_LEVELS))
+    if level:
+        props.append(_prop(f"x86_64 :: level :: {level}"))
+    return tuple(props)
+
+
+def _conda_ok(depends: tuple[str, ...], cuda: str | None, cc: str, microarch: str) -> bool:
+    rattler = pytest.importorskip("rattler")
+    from rattler.package.build_string import BuildString
+
+    for spec in depends:
+        name = spec.split()[0]
+        if name == "_x86_64-microarch-level":
+            level = "v" + spec.split(">=")[1]
+            if microarch not in cpu.microarchitectures_for_x86_64_level(level):
+                return False
+            continue
+        version = cuda if name == "__cuda" else cc
+        if cuda is None:
+            return False
+        record = rattler.PackageRecord(
+            name=name, version=version, build=BuildString("0"), build_number=0, subdir="linux-64"
+        )
+        if not rattler.MatchSpec(spec).matches(record):
+            return False
+    return True
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    variant_set=st.lists(_variant(), min_size=1, max_size=6, unique=True),
+    cuda=st.one_of(st.none(), st.sampled_from(["11.8", "12.0", "12.4", "12.8", "13.0"])),
+    cc=st.sampled_from(["7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]),
+    microarch=st.sampled_from(_HOST_CPUS),
+)
+def test_highest_compatible_build_is_variantlibs_choice(
+    variant_set: list[tuple[VariantProperty, ...]], cuda: str | None, cc: str, microarch: str
+) -> None:
+    from variantlib.models.variant import VariantDescription as VLDesc
+    from variantlib.models.variant import VariantProperty as VLProp
+    from variantlib.resolver.lib import sort_and_filter_supported_variants
+
+    priorities = ("nvidia", "x86_64")
+    labels = {props: ("null" if not props else f"v{i}") for i, props in enumerate(variant_set)}
+    env = {
+        "CONDA_OVERRIDE_ARCHSPEC": microarch,
+        "CONDA_OVERRIDE_CUDA": cuda or "",
+        "CONDA_OVERRIDE_CUDA_ARCH": cc if cuda else "",
+    }
+    readings = host.HostReadings(system="Linux", machine="x86_64", libc=("glibc", "2.28"))
+    supported = host.supported_properties(readings, env)
+    vprops = [VLProp(ns, f, v) for ns, fs in supported.items() for f, vs in fs.items() for v in vs]
+    descs = [
+        VLDesc([VLProp(p.namespace, p.feature, p.value) for p in props], label=label)
+        for props, label in labels.items()
+    ]
+    ranked = sort_and_filter_supported_variants(
+        descs, vprops, namespace_priorities=list(priorities), filter_values=True
+    )
+    numbers = {}
+    for props, label in labels.items():
+        desc = variants.VariantDescription(label, props, namespace_priorities=priorities)
+        build = variants.conda_for_variant(desc, label)
+        if _conda_ok(build.depends, cuda, cc, microarch):
+            numbers[label] = build.build_number
+    numbers.setdefault("null", 0)  # a null variant always installs (variantlib adds one too)
+    # both worlds see the same installable variants ...
+    assert {d.label for d in ranked} == set(numbers)
+    # ... and variantlib's first choice has the highest build number (ties: the solver's pick)
+    assert numbers[ranked[0].label] == max(numbers.values())
