@@ -225,9 +225,6 @@ def conda_writer(
     """
     stem, fmt = package_stem(path)
     with atomic_output(path) as fh:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(fh.fileno(), 0o666 & ~umask)  # mkstemp makes 0600; a package is readable by all
         writer = CondaWriter(
             fh, stem, fmt, zstd_level=zstd_level, zstd_threads=zstd_threads, mtime=mtime
         )
