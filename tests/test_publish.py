@@ -333,3 +333,21 @@ def test_netrc_credentials_are_never_applied(fake: FakeAnaconda, channel: Path, 
         "uploaded"}
     assert {r.authorization for r in iter_requests(fake, "api")} == {f"token {TOKEN}"}
     assert {r.authorization for r in iter_requests(fake, "storage")} == {None}
+
+
+def test_force_interrupted_after_the_keeper_was_uploaded(fake: FakeAnaconda, channel: Path) -> None:
+    wheel = channel / "noarch" / "six-1.17.0-py2.py3-none-any.whl"
+    arts = [a for a in collect_artifacts(channel) if a.path == wheel]
+    publish_to_anaconda(arts, owner="alice", client=_client(fake))
+    _rebuild_wheel_with_other_bytes(wheel)
+    fake.fail("DELETE", r"^/dist/alice/six/1\.17\.0/six-1\.17\.0-py2", 500, times=99)
+    with pytest.raises(ServerError):
+        publish_to_anaconda(arts, owner="alice", client=_client(fake), force=True)
+    assert sorted(fake.files("alice", "six")) == [
+        "six-1.17.0-0cwbkeep-py2.py3-none-any.whl", wheel.name]
+    fake.clear_failures()
+    outcomes = publish_to_anaconda(arts, owner="alice", client=_client(fake), force=True)
+    assert [o.action for o in outcomes] == ["replaced"]
+    assert list(fake.files("alice", "six")) == [wheel.name]
+    assert fake.content("alice", "six", wheel.name) == wheel.read_bytes()
+    assert fake.dropped_packages == []

@@ -286,10 +286,10 @@ class _Session:
     def _replace(self, art: Artifact, digests: tuple[str, str, int]) -> None:
         """Swap the file for ours; if it is the package's only file, a keeper holds the package."""
         package = self.client.package(self.owner, art.name) or {}
-        others = [f for f in package.get("files") or () if f.get("basename") != art.basename]
         keeper_name, keeper_attrs = _keeper(art)
-        use_keeper = not others
-        if use_keeper:
+        present = {str(f.get("basename")) for f in package.get("files") or ()}
+        use_keeper = not (present - {art.basename, keeper_name})
+        if use_keeper and keeper_name not in present:  # (an interrupted run may have left one)
             self._upload(art, keeper_name, keeper_attrs, [KEEP_LABEL], digests)
         self.client.remove_distribution(self.owner, art.name, art.version, art.basename)
         self.releases.discard((art.name, art.version))
