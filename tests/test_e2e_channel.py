@@ -21,6 +21,7 @@ import rattler
 from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.serve import ChannelServer, serve_in_thread
 from conda_wheel_bridge.solve import parse_virtual, solve
+
 from tests.support.channelmaker import make_variant_packages
 from tests.support.pyprefix import current_subdir, make_python_package, prefix_python
 

@@ -20,6 +20,7 @@ from conda_package_streaming.package_streaming import stream_conda_info
 from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.lock import ChannelLocked, channel_lock
 from conda_wheel_bridge.errors import CwbError
+
 from tests.support.channelmaker import make_conda_package
 
 REPO = Path(__file__).resolve().parent.parent
@@ -282,3 +283,15 @@ def test_two_concurrent_indexers_leave_one_consistent_result(tmp_path: Path) -> 
     raw = (root / "noarch" / "repodata.json").read_bytes()
     packed = (root / "noarch" / "repodata.json.zst").read_bytes()
     assert zstandard.ZstdDecompressor().decompress(packed, max_output_size=1 << 28) == raw
+
+
+def test_worker_processes_give_the_same_repodata(tmp_path: Path) -> None:
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    _many(serial, 300)
+    shutil.copytree(serial, parallel)
+    assert index_channel(serial, jobs=1).read == 300
+    assert index_channel(parallel, jobs=2).read == 300
+    for name in ("repodata.json", "run_exports.json"):
+        assert (serial / "noarch" / name).read_bytes() == (parallel / "noarch" / name).read_bytes()
+    channeldata = (serial / "channeldata.json").read_bytes()
+    assert channeldata == (parallel / "channeldata.json").read_bytes()

@@ -12,6 +12,7 @@ from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.errors import CwbError
 from conda_wheel_bridge.model import VirtualPackage
 from conda_wheel_bridge.solve import SolveFailed, host_virtual_packages, parse_virtual, solve
+
 from tests.support.channelmaker import make_variant_packages
 from tests.support.pyprefix import current_subdir, make_python_package
 

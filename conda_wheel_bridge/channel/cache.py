@@ -136,6 +136,9 @@ class IndexCache:
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:
         """Drop the rows of subdirs that no longer exist; return the package names affected."""
         keep = list(subdirs)
+        present = {s for (s,) in self._conn.execute("SELECT DISTINCT subdir FROM files")}
+        if present <= set(keep):
+            return set()
         marks = ",".join("?" * len(keep)) or "''"
         with self._transaction():
             names = {n for (n,) in self._conn.execute(

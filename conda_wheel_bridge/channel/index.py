@@ -173,7 +173,9 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
 
 def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None
                ) -> list[dict[str, Any]]:
-    workers = jobs if jobs is not None else min(4, os.cpu_count() or 1)
+    # by default half the CPUs, at most 4: on a 2-CPU machine worker processes cost more in
+    # start-up and pickling than they save, so reading stays in this process there
+    workers = jobs if jobs is not None else min(4, (os.cpu_count() or 1) // 2)
     if len(paths) < _PARALLEL_THRESHOLD or workers <= 1:
         return [_read_one(p, old) for p, old in zip(paths, olds, strict=True)]
     ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")

@@ -24,7 +24,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-export", action="store_true",
                         help="do not export wheels from the channel's Python conda packages")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="worker processes for reading many new files (default: CPUs)")
+                        help="worker processes for reading many new files "
+                             "(default: half the CPUs, at most 4)")
     parser.add_argument("--zstd-level", type=int, default=3, metavar="N",
                         help="compression level of repodata.json.zst (default 3)")
     parser.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
