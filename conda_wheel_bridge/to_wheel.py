@@ -19,6 +19,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .atomic import atomic_write_bytes
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
 from .errors import BadArchive, BadMetadata, CwbError
 from .mapping.names import NameMap, load_name_map
@@ -47,7 +48,7 @@ _SITE_RE = re.compile(r"^(lib/python\d+\.\d+t?/site-packages|Lib/site-packages|s
 _DIST_RE = re.compile(r"^([^/]+\.(?:dist-info|egg-info))(?:/|$)")
 #: installation records that describe one install, not the distribution (PEP 376, 610, 627)
 _DROP_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "RECORD.jws",
-                   "RECORD.p7s", "WHEEL"}
+                   "RECORD.p7s"}
 #: egg-info files with no dist-info counterpart
 _DROP_EGG_INFO = {"SOURCES.txt", "dependency_links.txt", "not-zip-safe", "zip-safe",
                   "installed-files.txt", "requires.txt", "PKG-INFO", "pbr.json"}
@@ -118,8 +119,8 @@ def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
 
 
 def conda_to_wheel(
-    package: Path,
-    out_dir: Path,
+    package: Path | str,
+    out_dir: Path | str,
     *,
     names: NameMap | None = None,
     metadata_only: bool = False,
@@ -147,8 +148,6 @@ def _naming(package: str | Path) -> Iterator[None]:
 
 def _conda_to_wheel(package: Path, out_dir: Path, names: NameMap | None,
                     metadata_only: bool) -> Path:
-    from .atomic import atomic_write_bytes
-
     info = read_conda_info(package)
     names = names if names is not None else load_name_map()
     layout = python_layout(info)
@@ -168,6 +167,7 @@ def _conda_to_wheel(package: Path, out_dir: Path, names: NameMap | None,
 # --- the wheel ---------------------------------------------------------------------------------
 
 def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_dir: Path) -> Path:
+    """Stream the payload into a wheel; the dist-info files are written last, RECORD by finish."""
     assert layout.dist_dir is not None
     site = layout.site_packages + "/"
     dist_prefix = f"{site}{layout.dist_dir}/"
@@ -274,10 +274,10 @@ def _collect(info: CondaPackage, dist: DistInfo, rel: str, member: PayloadMember
     if member.kind != "file" or member.stream is None:
         raise BadArchive(info.source, f"{member.path}: links inside the metadata directory "
                                       "are not supported")
-    if rel in _DROP_DIST_INFO and rel != "WHEEL":
+    if rel in _DROP_DIST_INFO:
         return
     data = _read_small(info, member)
-    egg = ".egg-info" in member.path.split("/")[-2] if "/" in member.path else False
+    egg = ".egg-info/" in member.path or member.path.endswith(".egg-info")
     if rel in ("METADATA", "PKG-INFO"):
         dist.metadata = data
     elif rel == "WHEEL":
