@@ -71,7 +71,7 @@ if hasattr(types, "CondaPackageExtractor"):
         yield types.CondaPackageExtractor(
             name="cwb-wheel",
             extensions=list(_hooks.WHEEL_EXTENSIONS),
-            extract=_hooks.extract_wheel,
+            extract=_extract_wheel,
         )
 
 
@@ -88,6 +88,13 @@ def conda_post_solves() -> Iterator[types.CondaPostSolve]:
 
 
 # --- adapters: conda objects in, plain values out -------------------------------------------
+
+
+def _extract_wheel(source: Any, destination: Any) -> None:
+    """The wheel laid out for the platform this conda installs for."""
+    from conda.base.context import context
+
+    _hooks.extract_wheel(source, destination, subdir=str(context.subdir))
 
 
 def _null() -> Any:

@@ -112,19 +112,27 @@ def detected_compute_capabilities() -> tuple[str, ...]:
     return tuple(f"{d.compute_capability[0]}.{d.compute_capability[1]}" for d in devices)
 
 
-def extract_wheel(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> None:
+def extract_wheel(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    subdir: str | None = None,
+) -> None:
     """Lay a ``.whl`` out in ``destination`` as an extracted conda package, as ``cwb convert`` does.
 
-    The wheel is converted into a temporary channel and that package is extracted as a stream.
+    ``subdir`` is the platform conda installs for: a platform wheel must reach it (a universal2
+    wheel is laid out for it), a pure wheel becomes ``noarch``. The wheel is converted into a
+    temporary channel and that package is extracted as a stream.
     """
     from conda_package_streaming.extract import extract
 
-    from .convert import wheel_to_conda
+    from .convert import wheel_to_conda_all
 
     source_path = Path(source)
+    wanted = None if subdir is None else (subdir, "noarch")
     with tempfile.TemporaryDirectory(prefix="cwb-whl-") as tmp:
         # a throw-away archive: the fastest zstd level, it is unpacked at once
-        result = wheel_to_conda(source_path, Path(tmp), zstd_level=1)
+        result = wheel_to_conda_all(source_path, Path(tmp), zstd_level=1, subdirs=wanted)[0]
         Path(destination).mkdir(parents=True, exist_ok=True)
         extract(str(result.path), dest_dir=str(destination))
 

@@ -262,6 +262,32 @@ def test_wheel_is_laid_out_as_cwb_convert_lays_it_out(tmp_path: Path, tag: str) 
     assert {p["_path"] for p in paths} <= set(by_plugin)
 
 
+def test_platform_wheel_for_another_platform_is_refused(tmp_path: Path) -> None:
+    _convert_module()
+    wheel = make_wheel(tmp_path, "native", "1.0", tag="cp311-cp311-win_amd64")
+    with pytest.raises(CwbError) as info:
+        plugin_hooks.extract_wheel(wheel, tmp_path / "dest", subdir="linux-64")
+    assert wheel.name in str(info.value) and "linux-64" in str(info.value)
+    assert not (tmp_path / "dest").exists()
+
+
+def test_pure_wheel_is_noarch_whatever_the_platform(tmp_path: Path) -> None:
+    _convert_module()
+    wheel = make_wheel(tmp_path, "pure", "1.0")
+    plugin_hooks.extract_wheel(wheel, tmp_path / "dest", subdir="osx-arm64")
+    index = json.loads((tmp_path / "dest" / "info" / "index.json").read_text())
+    assert (index["subdir"], index.get("noarch")) == ("noarch", "python")
+
+
+def test_universal2_wheel_is_laid_out_for_the_requested_mac(tmp_path: Path) -> None:
+    _convert_module()
+    wheel = make_wheel(tmp_path, "fat", "1.0", tag="cp311-cp311-macosx_11_0_universal2")
+    for subdir in ("osx-64", "osx-arm64"):
+        plugin_hooks.extract_wheel(wheel, tmp_path / subdir, subdir=subdir)
+        index = json.loads((tmp_path / subdir / "info" / "index.json").read_text())
+        assert index["subdir"] == subdir
+
+
 def test_bad_wheel_is_one_clear_error_and_no_destination(tmp_path: Path) -> None:
     _convert_module()
     wheel = make_wheel(tmp_path, "demo", "1.0")
