@@ -175,3 +175,48 @@ def test_module_entry_point(wheels: list[Path], tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith(".conda") and proc.stderr == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_only_on_a_terminal(wheels: list[Path], tmp_path: Path) -> None:
+    """With stderr on a terminal, a progress line counts the inputs; --quiet silences it."""
+    import os
+    import pty
+
+    def run(*extra: str) -> tuple[int, str]:
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "conda_wheel_bridge",
+                    "convert",
+                    *map(str, wheels[:2]),
+                    "-o",
+                    str(tmp_path / "o"),
+                    *extra,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=slave,
+                check=False,
+            )
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(master)
+        return proc.returncode, b"".join(chunks).decode()
+
+    rc, shown = run()
+    assert rc == 0
+    assert "[0/2] click-8.1.8-py3-none-any.whl" in shown and "[2/2] done" in shown
+    rc, shown = run("--quiet")
+    assert rc == 0 and shown == ""

@@ -511,3 +511,68 @@ def test_hash_digests_in_paths_json_are_sha256_of_payload(
         assert row["sha256"] == hashlib.sha256(data).hexdigest()
         assert base64.urlsafe_b64encode(bytes.fromhex(row["sha256"])).rstrip(b"=")
     assert json.loads(contents.info["index.json"])["name"] == "idna"
+
+
+# --- real PyPI wheels of the kinds the fixtures lack ---------------------------------------
+
+
+def _pypi_abi(spec: str, platform: str, python_version: str, abi: str) -> Path:
+    """Like the ``pypi_wheel`` fixture, with ``--abi`` (free-threaded wheels need it)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import CACHE
+
+    dest = CACHE / "pypi" / spec.replace("=", "_") / platform / f"{python_version}-{abi}"
+    found = sorted(dest.glob("*.whl"))
+    if not found:
+        dest.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "--platform",
+                platform,
+                "--python-version",
+                python_version,
+                "--implementation",
+                "cp",
+                "--abi",
+                abi,
+                "-d",
+                str(dest),
+                spec,
+            ],
+            check=True,
+        )
+        found = sorted(dest.glob("*.whl"))
+    return found[0]
+
+
+def test_pypi_universal2_wheel(pypi_wheel: Callable[..., Path], tmp_path: Path) -> None:
+    wheel = pypi_wheel("msgpack==1.1.0", platform="macosx_10_9_universal2", python_version="3.11")
+    assert wheel.name.endswith("universal2.whl")
+    results = wheel_to_conda_all(wheel, tmp_path, zstd_level=3)
+    assert [r.subdir for r in results] == ["osx-64", "osx-arm64"]
+    for result, floor in zip(results, ("__osx >=10.9", "__osx >=11.0"), strict=True):
+        assert floor in result.index["depends"]
+        check_package(wheel, read_conda(result.path), dict(result.index))
+
+
+def test_pypi_free_threaded_wheel(tmp_path: Path) -> None:
+    wheel = _pypi_abi("markupsafe==3.0.2", "manylinux_2_17_x86_64", "3.13", "cp313t")
+    assert "cp313t" in wheel.name
+    result = wheel_to_conda(wheel, tmp_path, zstd_level=3)
+    assert result.index["depends"][:2] == ["python >=3.13,<3.14.0a0", "python_abi 3.13.* *_cp313t"]
+    contents = read_conda(result.path)
+    check_package(wheel, contents, dict(result.index))
+    assert any(
+        p.startswith("lib/python3.13t/site-packages/markupsafe/") and p.endswith(".so")
+        for p in contents.payload
+    )
