@@ -247,6 +247,20 @@ def test_conda_cwb_is_the_cwb_command(conda_env: dict[str, str]) -> None:
     assert proc.stdout.strip() == f"conda cwb {__version__}"
 
 
+def test_conda_cwb_reports_bad_input_in_one_line(
+    tmp_path: Path, conda_env: dict[str, str]
+) -> None:
+    _needs_cli("convert")
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_bytes(b"not a zip")
+    proc = run_conda(conda_env, "cwb", "convert", str(bad), "-o", str(tmp_path / "out"),
+                     check=False)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"conda cwb: error: {bad}: ")
+    assert not (tmp_path / "out").exists()
+
+
 def test_conda_cwb_detect_runs(conda_env: dict[str, str]) -> None:
     _needs_cli("detect")
     proc = run_conda(conda_env, "cwb", "detect", "--json",
