@@ -75,16 +75,17 @@ if hasattr(types, "CondaPackageExtractor"):
         )
 
 
-@hookimpl
-def conda_pre_solves() -> Iterator[types.CondaPreSolve]:
-    """Before a solve (with ``-v``): the requested specs and the host's virtual packages."""
-    yield types.CondaPreSolve(name="cwb-variant-report", action=_pre_solve)
+if hasattr(types, "CondaPreSolve"):
 
+    @hookimpl
+    def conda_pre_solves() -> Iterator[Any]:
+        """Before a solve (with ``-v``): the requested specs and the host's virtual packages."""
+        yield types.CondaPreSolve(name="cwb-variant-report", action=_pre_solve)
 
-@hookimpl
-def conda_post_solves() -> Iterator[types.CondaPostSolve]:
-    """After a solve: which build of each variant package was chosen and why not the others."""
-    yield types.CondaPostSolve(name="cwb-variant-report", action=_post_solve)
+    @hookimpl
+    def conda_post_solves() -> Iterator[Any]:
+        """After a solve: which build of each variant package was chosen, why not the others."""
+        yield types.CondaPostSolve(name="cwb-variant-report", action=_post_solve)
 
 
 # --- adapters: conda objects in, plain values out -------------------------------------------
