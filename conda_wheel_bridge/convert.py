@@ -13,6 +13,7 @@ import io
 import json
 import os
 import posixpath
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ _MAX_SCRIPT = 8 << 20
 #: dist-info files that conda must not carry over (see docs/convert.md)
 _DROPPED = ("INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "RECORD.jws", "RECORD.p7s")
 _FORBIDDEN_TOP = ("info", "conda-meta")
+#: a script name becomes a file name in bin/ or Scripts/: no separators, no leading dot
+_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ def _plan(reader: WheelReader, target: CondaTarget, where: str) -> tuple[list[_E
     groups = (("console_scripts", False), ("gui_scripts", True))
     for group, gui in groups:
         for name, value in sorted(info.entry_points.get(group, {}).items()):
+            if not _SCRIPT_NAME.match(name):
+                raise UnsafePath(where, f"entry_points.txt [{group}]: script name {name!r}")
             try:
                 entry_point_target(value)
             except ValueError as exc:

@@ -488,6 +488,18 @@ def test_bad_wheels(tmp_path: Path, case: str, reason: str) -> None:
     assert _files(out) == []
 
 
+@pytest.mark.parametrize("name", ["../evil", "sub/tool", ".hidden", "a\\b"])
+def test_entry_point_names_cannot_escape(tmp_path: Path, name: str) -> None:
+    eps = {"console_scripts": {name: "pkg:main"}}
+    wheel = make_wheel(
+        tmp_path, "pkg", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64", entry_points=eps
+    )
+    with pytest.raises(CwbError, match="name") as info:  # the reader or convert refuses it
+        wheel_to_conda(wheel, tmp_path / "out")
+    assert str(info.value).startswith(str(wheel))
+    assert _files(tmp_path / "out") == []
+
+
 def test_data_into_info_is_refused(tmp_path: Path) -> None:
     wheel = make_wheel(
         tmp_path,
