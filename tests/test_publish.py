@@ -295,8 +295,10 @@ def test_malformed_token_is_refused_without_echoing_it() -> None:
 
 def test_unreachable_server_is_a_server_error() -> None:
     client = AnacondaClient(TOKEN, "http://127.0.0.1:9", retries=1, backoff=0, timeout=2)
-    with pytest.raises(ServerError, match="cannot reach the server"):
+    with pytest.raises(ServerError, match="cannot reach the server") as info:
         client.check_token()
+    assert info.value.__suppress_context__  # the request (and its headers) is not shown
+    assert TOKEN not in str(info.value) + repr(info.value) + repr(info.value.__context__)
 
 
 def test_force_on_a_conda_package_uses_a_valid_conda_keeper(
