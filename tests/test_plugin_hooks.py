@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conda_wheel_bridge import __version__, plugin_hooks
 from conda_wheel_bridge.errors import CwbError, MappingError
@@ -35,6 +37,17 @@ def test_subcommand_help_lists_the_cwb_commands(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out.startswith("usage: conda cwb")
 
 
+def test_subcommand_runs_cwb_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA", "12.8")
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA_ARCH", "9.0")
+    assert plugin_hooks.run_subcommand(["detect", "--json", "--subdir", "linux-64"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = {(p["name"], p["version"]) for p in report["virtual_packages"]}
+    assert {("__cuda", "12.8"), ("__cuda_arch", "9.0")} <= found
+
+
 # --- virtual packages --------------------------------------------------------------------
 
 
@@ -60,6 +73,12 @@ def test_only_virtual_packages_conda_lacks_are_added(
 )
 def test_compute_capabilities_parse(text: str, expected: tuple[int, int]) -> None:
     assert plugin_hooks.parse_compute_capability(text) == expected
+
+
+@given(st.integers(1, 99), st.integers(0, 9), st.sampled_from(["", "a", "f"]))
+def test_compute_capability_spellings_agree(major: int, minor: int, suffix: str) -> None:
+    assert plugin_hooks.parse_compute_capability(f"{major}.{minor}{suffix}") == (major, minor)
+    assert plugin_hooks.parse_compute_capability(f"sm_{major}{minor}{suffix}") == (major, minor)
 
 
 @pytest.mark.parametrize("text", ["", "nine", "9.", "9.0.1", "sm_"])
