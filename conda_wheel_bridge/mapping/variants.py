@@ -127,8 +127,10 @@ LOSSES: dict[str, str] = {
     ),
     "ranking": (
         "build numbers order variants by namespace, then feature, then value, as variantlib "
-        "does; a variant with several sm_arch majors is ranked by its highest, several CPU flags "
-        "by the most preferred one; ties that variantlib breaks by label are left to the solver"
+        "does; exact when each variant lists one value per feature. A variant listing several "
+        "sm_arch values ranks by its highest (variantlib ranks by the best one the GPU "
+        "supports), several CPU flags by the most preferred one; ties that variantlib breaks "
+        "by label are left to the solver"
     ),
 }
 
