@@ -62,8 +62,9 @@ def _listed(root: Path, fn: str) -> bool:
     return fn in data.get("packages.conda", {})
 
 
-def _cwb(root: Path, jobs: int | None) -> None:
-    index_channel(root, jobs=jobs)
+def _cwb(root: Path, jobs: int | None, *, expect_read: int) -> None:
+    report = index_channel(root, jobs=jobs)
+    assert report.read == expect_read, f"cwb read {report.read} files, expected {expect_read}"
 
 
 def _rattler(root: Path, force: bool) -> None:
@@ -99,13 +100,16 @@ def bench_size(n: int, workdir: Path, jobs: int | None) -> dict[str, Any]:
     def fresh(name: str) -> Path:
         target = workdir / f"{name}-{n}"
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns(".generated-*"))
+        # only the packages: no index, cache or pages a previous run may have left
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(
+            ".generated-*", ".cwb", "repodata*", "run_exports.json", "channeldata.json",
+            "simple", "wheels", "*.metadata"))
         return target
 
     root = fresh("cwb")
-    cold = _timed(lambda: _cwb(root, jobs))
+    cold = _timed(lambda: _cwb(root, jobs, expect_read=n))
     added = _add_one(root)
-    inc = _timed(lambda: _cwb(root, jobs))
+    inc = _timed(lambda: _cwb(root, jobs, expect_read=1))
     assert _listed(root, added), "cwb did not list the added package"
     rows["cwb"] = {"cold_s": cold, "incremental_s": inc}
 

@@ -5,17 +5,15 @@ plus, additively (CEP 48 revision ``v3``), ``v3.whl`` records for raw pure-Pytho
 ``noarch/``; ``run_exports.json``; ``channeldata.json`` at the top; and ``simple/`` for every wheel
 (raw ones, and ones exported from the channel's Python-carrying conda packages into ``wheels/``).
 
-Incremental and crash-safe: a per-subdir cache (name, size, mtime, hash) means only new or changed
-files are read; every output is written to a temporary name and renamed; an OS lock keeps two
-indexers apart, and the kernel drops it when an indexer dies.
+Incremental and crash-safe: a cache keyed by name, size, mtime and hash (:mod:`.cache`) means
+only new or changed files are read; every output is written to a temporary name and renamed; an
+OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import importlib
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -23,7 +21,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,15 +31,14 @@ import zstandard
 from ..atomic import atomic_write_bytes
 from ..errors import CwbError
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
-from .cache import IndexCache, load_json, open_cache, save_json
+from .cache import IndexCache, open_cache
+from .export import EXPORT_DIR, exported_wheels
 from .lock import channel_lock
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
 
 __all__ = ["EXPORT_DIR", "STATE_DIR", "IndexReport", "index_channel"]
 
-#: where wheels exported from conda packages live, relative to the channel root
-EXPORT_DIR = "wheels"
 #: the indexer's private state (cache, lock), relative to the channel root
 STATE_DIR = ".cwb"
 _NOT_SUBDIRS = {EXPORT_DIR, "simple", STATE_DIR}
@@ -98,8 +95,9 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
             pythonic = [(root / subdir / fn, sha) for subdir, fn, sha in cache.python_packages()]
         if simple:
             if export_wheels:
-                wheels += _exported_wheels(root, pythonic, state, report,
-                                           taken={w["fn"] for w in wheels})
+                exported, report.exported = exported_wheels(
+                    root, pythonic, state, report.skipped, taken={w["fn"] for w in wheels})
+                wheels += exported
             from .simple import write_simple
 
             report.simple_files = write_simple(root, wheels)
@@ -348,100 +346,3 @@ def _version(text: str) -> Any:
         return Version(text)
     except Exception:  # not a conda version: rank it below every real one
         return Version("0")
-
-
-# --- wheels exported from conda packages ---------------------------------------------------------
-
-def _exported_wheels(root: Path, pythonic: Iterable[tuple[Path, str]], state: Path,
-                     report: IndexReport, *, taken: set[str]) -> list[dict[str, Any]]:
-    """Facts of wheels exported from Python-carrying conda packages (cached by the package hash).
-
-    One wheel per file name: ``.conda`` twins win over ``.tar.bz2`` ones, and a raw wheel in the
-    channel (``taken``) wins over an exported wheel of the same name.
-    """
-    items = sorted(pythonic, key=lambda item: (item[0].parent.name,
-                                               not item[0].name.endswith(".conda"), item[0].name))
-    out_dir = root / EXPORT_DIR
-    if importlib.util.find_spec("conda_wheel_bridge.to_wheel") is None:
-        if items:
-            report.skipped.append(f"{len(items)} Python conda package(s): not exported as wheels "
-                                  "(conda_wheel_bridge.to_wheel is not installed)")
-        return []
-    cache_path = state / "cache" / "exported.json"
-    cache = load_json(cache_path)
-    result: dict[str, Any] = {}
-    wheels: list[dict[str, Any]] = []
-    used = set(taken)
-    for path, sha in items:
-        where = f"{path.parent.name}/{path.name}"
-        cached = cache.get(sha)
-        if cached is not None and "skipped" in cached["facts"]:
-            if cached["facts"].get("fn") is None or cached["facts"]["fn"] in used:
-                result[sha] = cached  # the same verdict as last time, without converting again
-                report.skipped.append(f"{where}: {cached['facts']['skipped']}")
-                continue
-            cached = None
-        if cached is not None and cached["facts"]["fn"] not in used and _present(
-                out_dir / cached["facts"]["fn"], cached["size"]):
-            result[sha] = cached
-        else:
-            try:
-                with _scratch(state) as tmp:
-                    to_wheel = importlib.import_module("conda_wheel_bridge.to_wheel")
-                    produced = Path(to_wheel.conda_to_wheel(path, tmp))
-                    if produced.name in used:
-                        why = f"its wheel {produced.name} is already in the channel"
-                        result[sha] = _skip_entry(why, produced.name)
-                        report.skipped.append(f"{where}: {why}")
-                        continue
-                    facts = read_wheel_facts(produced)
-                    out_dir.mkdir(exist_ok=True)
-                    os.replace(produced, out_dir / produced.name)
-            except CwbError as exc:
-                why = f"not exported as a wheel ({exc.reason})"
-                result[sha] = _skip_entry(why, None)
-                report.skipped.append(f"{where}: {why}")
-                continue
-            except ImportError as exc:  # a converter part is missing: try again next time
-                report.skipped.append(f"{where}: not exported as a wheel ({exc})")
-                continue
-            result[sha] = {"size": facts["size"], "mtime_ns": 0, "sha256": facts["sha256"],
-                           "facts": facts}
-            report.exported += 1
-        facts = result[sha]["facts"]
-        used.add(facts["fn"])
-        wheels.append({**facts, "url": f"{EXPORT_DIR}/{facts['fn']}", "source": where})
-    keep = {r["facts"]["fn"] for r in result.values() if "skipped" not in r["facts"]}
-    if out_dir.is_dir():
-        for item in out_dir.iterdir():
-            base = item.name.removesuffix(".metadata")
-            if base.endswith(".whl") and base not in keep:
-                item.unlink()
-    if result != cache:
-        save_json(cache_path, result)
-    return wheels
-
-
-def _skip_entry(reason: str, fn: str | None) -> dict[str, Any]:
-    return {"size": 0, "mtime_ns": 0, "sha256": "", "facts": {"skipped": reason, "fn": fn}}
-
-
-def _present(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except FileNotFoundError:
-        return False
-
-
-class _scratch:
-    """A temporary directory under the channel's state dir (same file system: rename works)."""
-
-    def __init__(self, state: Path) -> None:
-        self.path = state / f"tmp-{os.getpid()}-{time.monotonic_ns()}"
-
-    def __enter__(self) -> Path:
-        self.path.mkdir(parents=True)
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
