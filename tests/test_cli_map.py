@@ -70,6 +70,7 @@ def test_platform_virtual_package_gives_wheel_tags(cwb: Cwb) -> None:
         ("manylinux2014_aarch64", "linux-aarch64", "__glibc >=2.17"),
         ("cp311-cp311-macosx_11_0_arm64", "osx-arm64", "__osx >=11.0"),
         ("win_amd64", "win-64", "__win"),
+        ("musllinux_1_2_x86_64", "linux-64", "__musl >=1.2"),
     ],
 )
 def test_platform_tags(cwb: Cwb, thing: str, subdir: str, floor: str) -> None:
@@ -89,6 +90,16 @@ def test_names_and_depurls(cwb: Cwb) -> None:
     assert result["conda"] == ["zlib"]
 
 
+def test_requirements_and_conda_specs(cwb: Cwb) -> None:
+    result = _one(cwb, "torch>=2.1; python_version<'3.12'")
+    assert result["kind"] == "requirement"
+    assert result["conda"] == ['pytorch >=2.1[when="python<3.12dev0"]']
+    result = _one(cwb, "numpy 2.1.*")
+    assert result["kind"] == "conda-spec" and result["requires_dist"] == ["numpy==2.1.*"]
+    result = _one(cwb, "libzlib 1.3.*")
+    assert result["requires_dist"] == [] and result["external"] == ["dep:generic/zlib"]
+
+
 def test_text_output(cwb: Cwb) -> None:
     rc, out, _ = cwb("map", "__cuda>=12.8", "nvidia :: sm_arch :: 80_real")
     assert rc == 0
@@ -103,7 +114,7 @@ def test_text_output(cwb: Cwb) -> None:
         ("__foo >=1", "no variant property counterpart"),
         ("amd :: gfx_arch :: gfx1030", "no conda counterpart"),
         ("nvidia :: sm_arch", "expected 'namespace :: feature :: value'"),
-        ("musllinux_1_2_x86_64", "musllinux"),
+        ("cp311-cp311-freebsd_13_x86_64", "cp311-cp311-freebsd_13_x86_64"),
         ("numpy!", "not a variant property, conda spec, wheel tag, DepURL or name"),
     ],
 )

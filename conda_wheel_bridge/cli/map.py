@@ -3,7 +3,8 @@
 A THING is a variant property (``nvidia :: sm_arch :: 90_real``), a conda virtual-package spec
 (``__cuda>=12.8``, ``__glibc>=2.28``, ``__archspec 1 icelake``, ``_x86_64-microarch-level >=3``),
 a wheel tag (``manylinux_2_28_x86_64`` or ``cp311-cp311-macosx_11_0_arm64``), a DepURL
-(``dep:generic/zlib``) or a package name.
+(``dep:generic/zlib``), a package name, a PEP 508 requirement (``torch>=2; python_version<'3.12'``)
+or an ordinary conda spec (``numpy 2.1.*``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ from ..mapping.platform import tags_for_conda, targets_for_wheel
 __all__ = ["add_parser", "map_thing", "run"]
 
 #: default subdir per platform virtual package, for showing its wheel tag
-_PLATFORM_SUBDIR = {"__glibc": "linux-64", "__linux": "linux-64", "__osx": "osx-arm64",
-                    "__win": "win-64", "__unix": "linux-64", "__musl": "linux-64"}  # fmt: skip
+_PLATFORM_SUBDIR = {
+    "__glibc": "linux-64",
+    "__linux": "linux-64",
+    "__osx": "osx-arm64",
+    "__win": "win-64",
+    "__unix": "linux-64",
+    "__musl": "linux-64",
+}
 _PLATFORM_TAG_RE = re.compile(r"(manylinux|musllinux|macosx|win|linux|ios|android)[_0-9]|any$")
 _NAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 _TAG_LOSS = {
@@ -32,7 +39,8 @@ _TAG_LOSS = {
     "macosx": "exact: the macOS deployment target is the __osx floor (universal2 gives two)",
     "win": "__win carries no version floor: any Windows of that architecture",
     "linux": "a plain linux_<arch> tag promises nothing about glibc: no __glibc floor",
-    "musllinux": "conda's linux subdirs are glibc: refused unless --allow-musllinux (__musl)",
+    "musllinux": "no conda-forge counterpart (its linux subdirs are glibc): cwb convert refuses "
+    "it unless --allow-musllinux, then depends on __musl as rattler names it",
     "any": "noarch: python; no platform facts",
 }
 
@@ -46,13 +54,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "wheel platform tags, saying what each rule loses.",
     )
     p.add_argument(
-        "things", nargs="+", metavar="THING",
+        "things",
+        nargs="+",
+        metavar="THING",
         help="'ns :: feature :: value', a conda spec ('__cuda>=12.8') or a wheel tag",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--subdir", default=None, metavar="SUBDIR",
+        "--subdir",
+        default=None,
+        metavar="SUBDIR",
         help="conda subdir for platform virtual packages (default: by name)",
-    )  # fmt: skip
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     return p
 
@@ -67,8 +79,13 @@ def _losses(props: tuple[Any, ...]) -> list[str]:
 def _map_property(thing: str) -> dict[str, Any]:
     prop = variants.parse_property(thing)
     depends = variants.conda_for_property(prop)
-    return {"input": thing, "kind": "variant-property", "conda": list(depends),
-            "variant_properties": [str(prop)], "loss": _losses((prop,))}  # fmt: skip
+    return {
+        "input": thing,
+        "kind": "variant-property",
+        "conda": list(depends),
+        "variant_properties": [str(prop)],
+        "loss": _losses((prop,)),
+    }
 
 
 def _map_conda(thing: str, subdir: str | None) -> dict[str, Any]:
@@ -77,16 +94,28 @@ def _map_conda(thing: str, subdir: str | None) -> dict[str, Any]:
         sub = subdir or _PLATFORM_SUBDIR[name]
         tags = [str(t) for t in tags_for_conda(sub, [f"{name} {version}".strip()])]
         platform_loss = variants.LOSSES["__glibc / __osx / __win / __linux / __unix"]
-        return {"input": thing, "kind": "virtual-package", "conda": [thing], "subdir": sub,
-                "wheel_tags": tags, "variant_properties": [], "loss": [platform_loss]}  # fmt: skip
+        return {
+            "input": thing,
+            "kind": "virtual-package",
+            "conda": [thing],
+            "subdir": sub,
+            "wheel_tags": tags,
+            "variant_properties": [],
+            "loss": [platform_loss],
+        }
     props = variants.variant_properties_for_conda([thing])
     if not props:
         raise MappingError(thing, "no variant property: an ordinary package or an open constraint")
     loss = _losses(props)
     if name == "__archspec":
         loss.insert(0, variants.LOSSES["__archspec"])
-    return {"input": thing, "kind": "virtual-package", "conda": [thing],
-            "variant_properties": [str(p) for p in props], "loss": loss}  # fmt: skip
+    return {
+        "input": thing,
+        "kind": "virtual-package",
+        "conda": [thing],
+        "variant_properties": [str(p) for p in props],
+        "loss": loss,
+    }
 
 
 def _map_tag(thing: str) -> dict[str, Any]:
@@ -95,7 +124,7 @@ def _map_tag(thing: str) -> dict[str, Any]:
         tags = parse_tag(text)
     except ValueError:
         raise MappingError(thing, "not a wheel tag") from None
-    targets = targets_for_wheel(tags, None, where=thing)
+    targets = targets_for_wheel(tags, None, where=thing, allow_musllinux=True)
     plat = next(iter(tags)).platform
     family = next((k for k in _TAG_LOSS if plat.startswith(k)), "any")
     return {
@@ -113,8 +142,13 @@ def _map_depurl(thing: str) -> dict[str, Any]:
 
     conda = list(depurl_to_conda(thing))
     loss = "PEP 804 conda-forge mapping: the first listed conda package is used"
-    return {"input": thing, "kind": "depurl", "conda": conda, "variant_properties": [],
-            "loss": [loss]}  # fmt: skip
+    return {
+        "input": thing,
+        "kind": "depurl",
+        "conda": conda,
+        "variant_properties": [],
+        "loss": [loss],
+    }
 
 
 def _map_name(thing: str) -> dict[str, Any]:
@@ -129,9 +163,64 @@ def _map_name(thing: str) -> dict[str, Any]:
         "pypi": names.conda_to_pypi(thing),
         "depurl": conda_to_depurl(thing),
         "variant_properties": [],
-        "loss": ["names: overlay > shipped PyPI⇄conda tables > normalised name; a conda package "
-                 "without a Python distribution has no PyPI name"],
-    }  # fmt: skip
+        "loss": [
+            "names: overlay > shipped PyPI⇄conda tables > normalised name; a conda package "
+            "without a Python distribution has no PyPI name"
+        ],
+    }
+
+
+def _map_requirement(thing: str) -> dict[str, Any] | None:
+    """A PEP 508 requirement with a version, marker, extra or URL; None if ``thing`` is not."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from ..mapping.names import load_name_map
+    from ..mapping.requirements import requires_dist_to_conda
+
+    try:
+        req = Requirement(thing)
+    except InvalidRequirement:
+        return None
+    if not (req.specifier or req.marker or req.extras or req.url):
+        return None
+    converted = requires_dist_to_conda([thing], names=load_name_map(), environment=None)
+    loss = list(converted.losses) or [
+        "PEP 440 specifiers in conda syntax; markers become CEP 43 `when=` conditions on noarch "
+        "(evaluated away on a fixed platform); extras become `[extras=...]`"
+    ]
+    return {
+        "input": thing,
+        "kind": "requirement",
+        "conda": list(converted.depends),
+        "variant_properties": [],
+        "loss": loss,
+    }
+
+
+def _map_conda_spec(thing: str) -> dict[str, Any] | None:
+    """An ordinary conda MatchSpec with a version or build; None if ``thing`` is not."""
+    from ..mapping.external import conda_to_depurl
+    from ..mapping.names import load_name_map
+    from ..mapping.requirements import conda_depends_to_requires_dist
+
+    try:
+        name, version, build = variants.split_spec(thing)
+    except MappingError:
+        return None
+    if not (version or build):
+        return None
+    back = conda_depends_to_requires_dist([thing], names=load_name_map())
+    external = [conda_to_depurl(name)] if back.external else []
+    return {
+        "input": thing,
+        "kind": "conda-spec",
+        "conda": [thing],
+        "requires_dist": list(back.requires_dist),
+        "requires_python": back.requires_python,
+        "external": [d for d in external if d],
+        "variant_properties": [],
+        "loss": list(back.losses) or ["conda version syntax read back as PEP 440"],
+    }
 
 
 def map_thing(thing: str, *, subdir: str | None = None) -> dict[str, Any]:
@@ -150,6 +239,9 @@ def map_thing(thing: str, *, subdir: str | None = None) -> dict[str, Any]:
             raise MappingError(thing, exc.reason) from None
     if _NAME_RE.fullmatch(text):
         return _map_name(text)
+    result = _map_requirement(text) or _map_conda_spec(text)
+    if result is not None:
+        return result
     raise MappingError(thing, "not a variant property, conda spec, wheel tag, DepURL or name")
 
 
@@ -165,6 +257,16 @@ def _print(result: dict[str, Any]) -> None:
         print(f"  -> conda name: {result['conda'][0]}; PyPI name: {result['pypi']}")
         if result["depurl"]:
             print(f"  -> DepURL: {result['depurl']}")
+    elif result["kind"] == "requirement":
+        for dep in result["conda"]:
+            print(f"  -> conda depends: {dep}")
+    elif result["kind"] == "conda-spec":
+        for req in result["requires_dist"]:
+            print(f"  -> Requires-Dist: {req}")
+        if result["requires_python"]:
+            print(f"  -> Requires-Python: {result['requires_python']}")
+        for dep in result["external"]:
+            print(f"  -> Requires-External-Dep: {dep}")
     elif result["kind"] == "depurl":
         print(f"  -> conda: {', '.join(result['conda'])}")
     elif result.get("wheel_tags"):
