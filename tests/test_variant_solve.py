@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from conda_wheel_bridge import host
 from conda_wheel_bridge.mapping import cpu, variants
+
 from tests.support.wheelmaker import make_wheel
 
 rattler = pytest.importorskip("rattler")
