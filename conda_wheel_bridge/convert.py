@@ -296,7 +296,7 @@ def _variant(info: WheelInfo, where: str) -> _Variant:
     from .mapping.variants import conda_for_variant, read_variant_json
 
     label = info.filename.variant_label
-    desc = read_variant_json(dict(info.variant_json))
+    desc = read_variant_json(dict(info.variant_json), where=f"{info.dist_info}/variant.json")
     build = conda_for_variant(desc, label or "")
     return _Variant(tuple(build.depends), build.build_label or label, int(build.build_number))
 
@@ -348,7 +348,12 @@ def _index(
     timestamp: int,
     where: str,
 ) -> dict[str, Any]:
-    number = _wheel_build_number(info.filename.build) + variant.build_number
+    number = _wheel_build_number(info.filename.build)
+    if info.variant_json is not None:
+        # the variant's rank dominates; the wheel's build tag only orders rebuilds of one variant
+        from .mapping.variantrank import combined_build_number
+
+        number = combined_build_number(variant.build_number, number)
     build = _build_string(target, depends, variant.label, number)
     index: dict[str, Any] = {
         "name": conda_name,

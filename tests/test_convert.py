@@ -366,7 +366,6 @@ def test_same_wheel_same_package(fixtures_dir: Path, tmp_path: Path) -> None:
 
 
 def test_variant_wheel_gets_variant_depends_and_label(tmp_path: Path) -> None:
-    pytest.importorskip("conda_wheel_bridge.mapping.variants")
     variant = {
         "$schema": "https://variants-schema.wheelnext.dev/v0.0.3.json",
         "default-priorities": {"namespace": ["nvidia"]},
@@ -379,8 +378,24 @@ def test_variant_wheel_gets_variant_depends_and_label(tmp_path: Path) -> None:
     assert "__cuda >=12.0" in result.index["depends"]
 
 
+def test_rebuilt_worse_variant_does_not_overtake_a_better_one(tmp_path: Path) -> None:
+    """The variant's rank dominates the build number; the wheel build tag orders rebuilds only."""
+    numbers = {}
+    for label, build_tag in (("cu12", "7"), ("cu13", None)):
+        variant = {
+            "$schema": "https://variants-schema.wheelnext.dev/v0.0.3.json",
+            "default-priorities": {"namespace": ["nvidia"]},
+            "providers": {"nvidia": {"requires": ["nvidia-variant-provider"]}},
+            "variants": {label: {"nvidia": {"cuda_version_lower_bound": [label[2:] + ".0"]}}},
+        }
+        wheel = make_wheel(tmp_path / label, "gpu", "1.0", variant=variant,
+                           variant_label=label, build_tag=build_tag)
+        numbers[label] = wheel_to_conda(wheel, tmp_path / "out").index["build_number"]
+    assert numbers["cu13"] > numbers["cu12"] > 0
+    assert numbers["cu12"] % 1000 == 7
+
+
 def test_variant_without_conda_counterpart_is_refused(fixtures_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("conda_wheel_bridge.mapping.variants")
     wheel = fixtures_dir / "wheels/variants/test_package-0-py3-none-any-5d8be4b9.whl"
     with pytest.raises(CwbError, match="installable_plugin"):
         wheel_to_conda(wheel, tmp_path)
