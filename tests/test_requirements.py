@@ -6,8 +6,18 @@ and (property tests) a translated specifier accepts exactly the versions PEP 440
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+from pathlib import Path
+
 import pytest
 import rattler
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from conda_wheel_bridge.errors import BadMetadata
 from conda_wheel_bridge.mapping.names import NameMap, load_name_map
@@ -333,3 +343,191 @@ def test_round_trip_requires_dist_through_conda(names: NameMap) -> None:
         there.depends, names=names, extra_depends=there.extra_depends
     )
     assert back.requires_dist == tuple(original)
+
+
+# --- property tests: py-rattler judges the conda side ----------------------------------------
+
+_NUM = st.integers(0, 3)
+
+
+@st.composite
+def _versions(draw: st.DrawFn, release: tuple[int, int], post: bool) -> str:
+    parts = draw(st.lists(_NUM, min_size=release[0], max_size=release[1]))
+    text = ".".join(map(str, parts))
+    if draw(st.booleans()):
+        text += draw(st.sampled_from(["a", "b", "rc"])) + str(draw(_NUM))
+    if post and draw(st.booleans()):
+        text += f".post{draw(_NUM)}"
+    if draw(st.booleans()):
+        text += f".dev{draw(_NUM)}"
+    return str(Version(text))
+
+
+@st.composite
+def _specifiers(draw: st.DrawFn, release: tuple[int, int], post: bool) -> str:
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "~=", "==*", "!=*"]))
+    v = Version(draw(_versions(release, post)))
+    if op.endswith("*"):
+        return f"{op[:-1]}{'.'.join(map(str, v.release))}.*"
+    if op == "~=" and len(v.release) < 2:
+        v = Version(f"{v.release[0]}.0")
+    return f"{op}{v}"
+
+
+def _agree(spec: str, version: str) -> None:
+    conda, losses = specifier_to_conda(spec)
+    pep = SpecifierSet(spec).contains(version, prereleases=True)
+    ours = (
+        rattler.VersionSpec(conda).matches(rattler.Version(conda_version(version)))
+        if conda
+        else True
+    )
+    if pep != ours:
+        # the one documented loss: conda's '>V' admits V's post-releases
+        assert spec.startswith(">") and not spec.startswith(">=") and losses, (spec, version, conda)
+        assert (
+            Version(version).is_postrelease
+            and Version(version).release[: len(Version(spec[1:]).release)]
+        )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_specifiers((1, 3), post=False), _versions((1, 3), post=False))
+def test_property_conda_spec_accepts_what_pep440_accepts(spec: str, version: str) -> None:
+    """Any release length, pre and dev releases: exact agreement."""
+    _agree(spec, version)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_specifiers((3, 3), post=True), _versions((3, 3), post=True))
+def test_property_post_releases_agree_at_equal_release_length(spec: str, version: str) -> None:
+    """Post-releases too, where the releases have the same number of parts (docs: the loss)."""
+    _agree(spec, version)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_versions((1, 3), post=False), _versions((1, 3), post=False))
+def test_property_conda_orders_our_spelling_as_pep440_does(a: str, b: str) -> None:
+    ours = rattler.Version(conda_version(a)), rattler.Version(conda_version(b))
+    assert (ours[0] < ours[1]) == (Version(a) < Version(b))
+    assert (ours[0] == ours[1]) == (Version(a) == Version(b))
+
+
+_PYTHONS = [f"{x}.{y}.{z}" for x in (2, 3, 4) for y in (0, 1, 7, 9, 10, 11, 12) for z in (0, 1)]
+_PYTHONS += ["3.10.0rc1", "3.11.0a1", "3.13.0b2"]  # conda-forge spelling of pre-release Pythons
+
+
+def _rattler_holds(condition: str, python: str) -> bool:
+    record = rattler.PackageRecord(
+        name="python",
+        version=python,
+        build=rattler.BuildString("0"),
+        build_number=0,
+        subdir="noarch",
+    )
+    tokens = re.findall(r"\(|\)|\band\b|\bor\b|[^\s()]+", condition)
+    words = [
+        t if t in ("(", ")", "and", "or") else str(rattler.MatchSpec(t).matches(record))
+        for t in tokens
+    ]
+    return bool(eval(" ".join(words)))  # only True/False/and/or/parentheses remain
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["python_version", "python_full_version"]),
+    st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "~="]),
+    st.sampled_from(
+        ["2.7", "3", "3.0", "3.9", "3.10", "3.11", "3.10.1", "3.11.0", "3.*", "3.10.*", "4.0"]
+    ),
+)
+def test_property_python_markers_as_when(variable: str, op: str, value: str) -> None:
+    """For every Python, the when= condition holds exactly when the marker does."""
+    if value.endswith(".*") and op not in ("==", "!="):
+        return
+    if op == "~=" and "." not in value:
+        return
+    marker = f'{variable} {op} "{value}"'
+    got = requires_dist_to_conda([f"x; {marker}"], names=NameMap(), environment=None)
+    for python in _PYTHONS:
+        env = {"python_full_version": python, "python_version": ".".join(python.split(".")[:2])}
+        expected = Marker(marker).evaluate(env)
+        if not got.depends:
+            assert not expected, (marker, python)
+        elif got.depends == ("x",):
+            assert expected, (marker, python)
+        else:
+            (spec,) = got.depends
+            condition = spec.split('[when="', 1)[1][:-2]
+            assert _rattler_holds(condition, python) == expected, (marker, python, condition)
+
+
+def test_real_solver_honours_when_and_extras(tmp_path: Path, names: NameMap) -> None:
+    """py-rattler solves a channel whose record carries our when= conditions and extra_depends."""
+    got = requires_dist_to_conda(
+        [
+            'pywin32; sys_platform == "win32"',
+            'typing-extensions; python_version < "3.10"',
+            'pysocks>=1.5.6; extra == "socks"',
+        ],
+        names=names,
+        environment=None,
+    )
+    (tmp_path / "noarch").mkdir()
+    packages: dict[str, object] = {}
+
+    def add(name: str, version: str, **extra: object) -> None:
+        packages[f"{name}-{version}-0.tar.bz2"] = {
+            "name": name, "version": version, "build": "0", "build_number": 0, "depends": [],
+            "subdir": "noarch", "size": 1, "md5": "0" * 32, "sha256": "0" * 64,
+            "timestamp": 1700000000000, **extra,
+        }  # fmt: skip
+
+    add(
+        "demo",
+        "1.0",
+        depends=list(got.depends),
+        extra_depends={k: list(v) for k, v in got.extra_depends.items()},
+    )
+    for name, version in [("python", "3.9.0"), ("python", "3.12.0"), ("pywin32", "306"),
+                          ("typing_extensions", "4.0"), ("pysocks", "1.7.1")]:  # fmt: skip
+        add(name, version)
+    repodata = {
+        "info": {"subdir": "noarch"},
+        "packages": packages,
+        "packages.conda": {},
+        "repodata_version": 2,
+    }
+    (tmp_path / "noarch" / "repodata.json").write_text(json.dumps(repodata))
+
+    def solve(specs: list[str], *virtual: tuple[str, str]) -> list[str]:
+        vps = [
+            rattler.GenericVirtualPackage(
+                rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0")
+            )
+            for n, v in virtual
+        ]
+        channel = rattler.Channel(str(tmp_path))
+        gateway = rattler.Gateway(cache_dir=tmp_path / "cache")
+        records = asyncio.run(
+            rattler.solve(
+                [channel], specs, platforms=["noarch"], virtual_packages=vps, gateway=gateway
+            )
+        )
+        return sorted(r.name.normalized for r in records)
+
+    assert solve(["demo", "python 3.9.*"], ("__win", "0")) == [
+        "demo",
+        "python",
+        "pywin32",
+        "typing_extensions",
+    ]
+    assert solve(["demo", "python 3.12.*"], ("__linux", "6.1"), ("__unix", "0")) == [
+        "demo",
+        "python",
+    ]
+    assert solve(["demo[extras=[socks]]", "python 3.12.*"], ("__linux", "6.1")) == [
+        "demo",
+        "pysocks",
+        "python",
+    ]

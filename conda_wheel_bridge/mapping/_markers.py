@@ -200,7 +200,48 @@ def _python_condition(variable: str, op: str, value: str) -> Condition:
         conda, _ = specifier_to_conda(f"{op}{value}")
     except (InvalidSpecifier, InvalidVersion, MappingError):
         return Condition("unknown", reason=f"{variable} {op} {value!r} has no conda form")
-    return Condition("atom", f"python{conda}", notes=notes) if conda else TRUE
+    found = _python_spec_condition(conda)
+    return Condition(found.kind, found.atom, found.children, found.reason, notes)
+
+
+def _star_range(prefix: str) -> tuple[str, str]:
+    """``3.10`` (from ``3.10.*``) as the conda range ``[3.10dev0, 3.11dev0)``."""
+    epoch, bang, release = prefix.rpartition("!")
+    parts = release.split(".")
+    upper = [*parts[:-1], str(int(parts[-1]) + 1)]
+    mark = f"{epoch}{bang}"
+    return f"{mark}{release}dev0", f"{mark}{'.'.join(upper)}dev0"
+
+
+def _python_spec_condition(conda: str) -> Condition:
+    """A conda version spec on ``python`` as ``when`` atoms.
+
+    Inside ``when`` a query is ``{name}{operator}{version}``, so wildcards become ranges
+    (``3.10.*`` -> ``python>=3.10dev0,<3.11dev0``) and ``|`` becomes ``or``.
+    """
+    if not conda:
+        return TRUE
+    branches: list[Condition] = []
+    for branch in conda.split("|"):
+        plain: list[str] = []
+        parts: list[Condition] = []
+        for clause in branch.split(","):
+            if clause.endswith(".*"):
+                low, high = _star_range(clause.removeprefix("!=")[:-2])
+                if clause.startswith("!="):
+                    outside = [
+                        Condition("atom", f"python<{low}"),
+                        Condition("atom", f"python>={high}"),
+                    ]
+                    parts.append(_combine("or", outside))
+                else:
+                    plain += [f">={low}", f"<{high}"]
+            else:
+                plain.append(clause)
+        if plain:
+            parts.insert(0, Condition("atom", "python" + ",".join(plain)))
+        branches.append(_combine("and", parts))
+    return _combine("or", branches)
 
 
 def _atom(

@@ -102,45 +102,58 @@ def conda_version(version: str | Version) -> str:
     return text
 
 
-def _series_floor(version: Version) -> str:
-    """The lowest conda version of the release series of ``version`` (its ``.dev0``)."""
-    return conda_version(Version(f"{version.base_version}.dev0"))
+_DNF = list[list[str]]  # conda clauses: any of (all of ...)
 
 
-def _one_specifier(spec: Specifier) -> tuple[list[str], list[str]]:
-    """One PEP 440 clause as conda clauses (all must hold) and what the translation loses."""
+def _prefix(epoch: int, release: tuple[int, ...], negate: bool) -> _DNF:
+    """PEP 440 ``==P.*`` / ``!=P.*`` in conda.
+
+    With trailing zeros (``==2.1.0.*``) the pre-releases of 2.1.0, spelled ``2.1rc1`` by
+    :func:`conda_version`, are not under conda's ``2.1.0.*``: they are the range
+    ``[2.1dev0, 2.1)``, added as an alternative (``2.1.0.*|>=2.1dev0,<2.1``).
+    """
+    mark = f"{epoch}!" if epoch else ""
+    star = f"{mark}{'.'.join(map(str, release))}.*"
+    short = _strip_zeros(release)
+    if short == release:
+        return [[f"!={star}"]] if negate else [[star]]
+    base = f"{mark}{'.'.join(map(str, short))}"
+    floor = f"{base}dev0"
+    if negate:
+        return [[f"!={star}", f"<{floor}"], [f"!={star}", f">={base}"]]
+    return [[star], [f">={floor}", f"<{base}"]]
+
+
+def _one_specifier(spec: Specifier) -> tuple[_DNF, list[str]]:
+    """One PEP 440 clause as conda clauses and what the translation loses."""
     op, text = spec.operator, spec.version
     losses: list[str] = []
     if op == "===":
-        return [f"=={text}"], [f"'==={text}' compares strings; conda compares versions"]
+        return [[f"=={text}"]], [f"'==={text}' compares strings; conda compares versions"]
     if text.endswith(".*"):
         star = Version(text[:-2])
-        rendered = (f"{star.epoch}!" if star.epoch else "") + ".".join(map(str, star.release))
-        return [f"{rendered}.*" if op == "==" else f"!={rendered}.*"], losses
+        return _prefix(star.epoch, star.release, negate=op == "!="), losses
     v = Version(text)
     rendered = conda_version(v)
     if op == "~=":
-        head = v.release[:-1]
-        prefix = (f"{v.epoch}!" if v.epoch else "") + ".".join(map(str, head))
-        return [f">={rendered}", f"{prefix}.*"], losses
+        within = _prefix(v.epoch, v.release[:-1], negate=False)
+        return [[f">={rendered}", *alt] for alt in within], losses
     if op in ("==", "!="):
         # PEP 440 '==V' also matches V+local; conda does not (docs: local versions).
-        return [f"{op}{rendered}"], losses
+        return [[f"{op}{rendered}"]], losses
     if op == "<":
-        if not v.is_prerelease:
-            # PEP 440: '<V' excludes V's own pre-releases; conda would let them through.
-            return [f"<{_series_floor(v)}"], losses
-        return [f"<{rendered}"], losses
+        if v.is_prerelease:
+            return [[f"<{rendered}"]], losses
+        # PEP 440 (as packaging reads it): '<V' is '<V.dev0', so V's own dev releases stay out.
+        return [[f"<{conda_version(Version(f'{v}.dev0'))}"]], losses
     if op == ">":
-        if not v.is_postrelease:
+        if v.dev is None and v.post is None:
             losses.append(
                 f"'>{text}' excludes {text}'s post-releases in PEP 440; conda admits them"
             )
-        return [f">{rendered}"], losses
-    if op == ">=":
-        return [f">={rendered}"], losses
-    if op == "<=":
-        return [f"<={rendered}"], losses
+        return [[f">{rendered}"]], losses
+    if op in (">=", "<="):
+        return [[f"{op}{rendered}"]], losses
     raise MappingError(str(spec), f"unknown version operator {op!r}")
 
 
@@ -155,19 +168,20 @@ def _clause_order(spec: Specifier) -> tuple[int, str]:
 def specifier_to_conda(specifier: str | SpecifierSet) -> tuple[str, tuple[str, ...]]:
     """PEP 440 specifiers as a conda version spec (``""`` for "any") and the losses.
 
-    ``~=1.4.2`` -> ``>=1.4.2,1.4.*``; ``<2`` -> ``<2dev0``; ``==1.*`` -> ``1.*``.
+    ``~=1.4.2`` -> ``>=1.4.2,1.4.*``; ``<2`` -> ``<2dev0``; ``==1.*`` -> ``1.*``. Conda's ``,``
+    binds tighter than ``|``; a ``|`` only appears for wildcards with trailing zeros.
     """
     try:
         specs = specifier if isinstance(specifier, SpecifierSet) else SpecifierSet(specifier)
     except InvalidSpecifier as exc:
         raise MappingError(str(specifier), f"not a PEP 440 specifier: {exc}") from None
-    clauses: list[str] = []
+    alternatives: _DNF = [[]]
     losses: list[str] = []
     for spec in sorted(specs, key=_clause_order):
         more, lost = _one_specifier(spec)
-        clauses.extend(c for c in more if c not in clauses)
+        alternatives = [[*a, *(c for c in b if c not in a)] for a in alternatives for b in more]
         losses.extend(lost)
-    return ",".join(clauses), tuple(losses)
+    return "|".join(",".join(a) for a in alternatives), tuple(losses)
 
 
 def requires_python_to_conda(spec: str | None) -> str | None:
