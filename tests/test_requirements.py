@@ -207,6 +207,16 @@ def test_unexpressible_marker_dropped_or_kept_and_reported(names: NameMap) -> No
     assert "kept unconditionally" in kept.losses[0]
 
 
+def test_platforms_conda_lacks_are_never_true_and_reported(names: NameMap) -> None:
+    got = requires_dist_to_conda(
+        ['a; sys_platform == "cygwin"', 'b; "linux" in sys_platform', 'c; platform_system != "Java"'],
+        names=names,
+        environment=None,
+    )
+    assert got.depends == ('b[when="__linux"]', "c")
+    assert len(got.losses) == 2 and all("no conda platform" in loss for loss in got.losses)
+
+
 def test_implementation_markers_assume_cpython_and_say_so(names: NameMap) -> None:
     got = requires_dist_to_conda(
         [

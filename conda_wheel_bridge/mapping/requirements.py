@@ -258,9 +258,9 @@ def requires_dist_to_conda(
                 if unexpressible == "drop":
                     continue
                 condition = TRUE
+            losses.extend(f"{raw!r}: {note}" for note in condition.notes)
             if condition == FALSE:
                 continue
-            losses.extend(f"{raw!r}: {note}" for note in condition.notes)
             spec = _matchspec(name, version, extras, None if condition.is_true else condition.text)
             target = depends if extra is None else extra_depends.setdefault(extra, [])
             if spec not in target:
