@@ -77,29 +77,24 @@ def _strip_zeros(release: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def conda_version(version: str | Version) -> str:
-    """A PEP 440 version written so that conda orders it as PEP 440 does.
+    """The conda spelling of a PEP 440 version: its normalised form (``1.0.0RC1`` -> ``1.0.0rc1``).
 
-    ``1.5.dev0`` becomes ``1.5dev0`` (conda sorts ``dev`` first only when it is glued to a number),
-    and trailing zeros before a pre-release or dev part go (``1.5.0rc1`` -> ``1.5rc1``), as conda
-    sorts ``1.5a1 < 1.5.0dev0``. Finals and post-releases keep their release digits, as conda sorts
-    ``1.5.post1`` above ``1.5.0.1``.
+    It is what converted packages carry (as conda-forge recipes spell upstream versions), so the
+    specifiers below are written against it. conda orders such spellings the PEP 440 way except for
+    dev releases (``1.5.0.dev0`` sorts above ``1.5.0rc1``), pre- and post-releases beside versions
+    with a different number of release parts, and local versions (docs/mapping-requirements.md).
     """
-    v = version if isinstance(version, Version) else Version(version)
-    release: tuple[int, ...]
-    release = v.release
-    if v.pre is not None or (v.dev is not None and v.post is None):
-        release = _strip_zeros(release)
-    text = f"{v.epoch}!" if v.epoch else ""
-    text += ".".join(str(part) for part in release)
-    if v.pre is not None:
-        text += f"{v.pre[0]}{v.pre[1]}"
-    if v.post is not None:
-        text += f".post{v.post}"
-    if v.dev is not None:
-        text += f"dev{v.dev}" if v.pre is None and v.post is None else f".dev{v.dev}"
-    if v.local is not None:
-        text += f"+{v.local}"
-    return text
+    return str(version if isinstance(version, Version) else Version(version))
+
+
+def _series_floor(v: Version) -> str:
+    """The lowest conda version of ``v``'s release in any spelling: ``2.0`` -> ``2dev0``.
+
+    conda sorts ``dev`` glued to a number below everything, and a shorter release first, so
+    ``2dev0`` is below ``2.0.0rc1``, ``2.0rc1``, ``2rc1``, ``2.0.0.dev0`` and ``2.0.dev0`` alike.
+    """
+    mark = f"{v.epoch}!" if v.epoch else ""
+    return f"{mark}{'.'.join(map(str, _strip_zeros(v.release)))}dev0"
 
 
 _DNF = list[list[str]]  # conda clauses: any of (all of ...)
@@ -145,7 +140,9 @@ def _one_specifier(spec: Specifier) -> tuple[_DNF, list[str]]:
         if v.is_prerelease:
             return [[f"<{rendered}"]], losses
         # PEP 440 (as packaging reads it): '<V' is '<V.dev0', so V's own dev releases stay out.
-        return [[f"<{conda_version(Version(f'{v}.dev0'))}"]], losses
+        if v.post is not None:
+            return [[f"<{conda_version(Version(f'{v}.dev0'))}"]], losses
+        return [[f"<{_series_floor(v)}"]], losses
     if op == ">":
         if v.dev is None and v.post is None:
             losses.append(
