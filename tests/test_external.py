@@ -14,6 +14,7 @@ from conda_wheel_bridge.mapping.external import (
     conda_to_external,
     depurl_to_conda,
     external_to_conda,
+    external_to_conda_depends,
     parse_depurl,
 )
 from conda_wheel_bridge.mapping.names import load_name_map
@@ -174,3 +175,19 @@ def test_round_trip_conda_to_depurl_to_conda() -> None:
     ]:
         deps = conda_to_external([spec]).requires_external_dep
         assert external_to_conda(deps) == (back,)
+
+
+def test_external_extras_go_to_extra_depends() -> None:
+    """PEP 725's NAVis example: Provides-External-Extra: nat, with dep:cran/... would be unknown;
+    here a mapped library behind an extra, and one needed with or without it."""
+    got = external_to_conda_depends(
+        [
+            'dep:generic/tk; extra == "gui"',
+            'dep:generic/libffi; extra == "gui" or sys_platform == "win32"',
+            "dep:generic/zlib",
+        ]
+    )
+    assert got.depends == ('libffi[when="__win"]', "zlib")
+    assert got.extra_depends == {"gui": ("tk", "libffi")}
+    with pytest.raises(MappingError, match="dep:cran/nat"):
+        external_to_conda_depends(['dep:cran/nat; extra == "nat"'])

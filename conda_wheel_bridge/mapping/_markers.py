@@ -3,6 +3,7 @@
 A marker is evaluated for the variables a target fixes; each remaining atom becomes a condition on
 ``python`` or on the ``__linux`` / ``__osx`` / ``__win`` / ``__unix`` virtual packages, a constant,
 or *unknown* (``platform_machine`` on a noarch target: conda has no virtual package that says it).
+The marker tree is read from ``Marker._markers`` (packaging keeps no public accessor for it).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ _PLATFORMS: dict[str, dict[str, str]] = {
 }
 _ASSUMED = {"implementation_name": "cpython", "platform_python_implementation": "CPython"}
 _PYTHON_VARS = ("python_version", "python_full_version", "implementation_version")
+_MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!=", "===": "==="}
 
 
 def _quote(value: str) -> str:
@@ -261,8 +263,11 @@ def _atom(
             return TRUE if _eval_atom(lhs, op, rhs, variable, environment[variable]) else FALSE
         except (UndefinedComparison, InvalidMarker, InvalidVersion) as exc:
             return Condition("unknown", reason=f"{variable} {op} {literal!r}: {exc}")
-    if variable in _PYTHON_VARS and is_var:
-        return _python_condition(variable, op, literal)
+    if variable in _PYTHON_VARS:
+        # '"3.10" > python_version' reads as 'python_version < "3.10"'
+        flipped = op if is_var else _MIRROR.get(op, "")
+        if flipped:
+            return _python_condition(variable, flipped, literal)
     if variable in ("sys_platform", "platform_system", "os_name"):
         return _platform_condition(lhs, op, rhs, variable, literal)
     if variable in _ASSUMED:

@@ -30,6 +30,7 @@ from conda_wheel_bridge.mapping.requirements import (
     specifier_to_conda,
     split_matchspec,
 )
+from conda_wheel_bridge.model import CondaDepends
 
 __all__ = [
     "EXTERNAL_FIELDS",
@@ -41,6 +42,7 @@ __all__ = [
     "conda_to_external",
     "depurl_to_conda",
     "external_to_conda",
+    "external_to_conda_depends",
     "parse_depurl",
 ]
 
@@ -197,46 +199,65 @@ def _legacy_to_conda(value: str) -> tuple[str, ...]:
         raise MappingError(value, f"Requires-External: {exc.reason}") from None
 
 
-def external_to_conda(
+def external_to_conda_depends(
     values: Iterable[str],
     *,
     environment: Mapping[str, str] | None = None,
     names: NameMap | None = None,
-) -> tuple[str, ...]:
-    """External-dependency field values of a wheel as conda ``depends``.
+) -> CondaDepends:
+    """External-dependency field values of a wheel as conda ``depends`` and ``extra_depends``.
 
     DepURLs (``Requires-External-Dep``) and legacy names (``Requires-External``) are both accepted.
     Markers are evaluated for ``environment`` or become ``when=`` conditions; a marker conda cannot
     say keeps the dependency unconditional (a missing library breaks more than an extra one).
-    Values guarded by ``extra == "x"`` belong to ``Provides-External-Extra`` groups and are left
-    out here. An unknown DepURL raises :class:`MappingError`.
+    ``extra == "x"`` (a ``Provides-External-Extra`` group) goes to ``extra_depends["x"]``.
+    An unknown DepURL raises :class:`MappingError`.
     """
-    out: list[str] = []
+    depends: list[str] = []
+    extras: dict[str, list[str]] = {}
     for raw in values:
         text, _, marker_text = raw.partition(";")
-        condition = _markers.TRUE
+        marker: Marker | None = None
         if marker_text.strip():
             try:
                 marker = Marker(marker_text.strip())
             except InvalidMarker as exc:
                 raise MappingError(raw, f"invalid marker: {exc}") from None
-            condition = _markers.translate(marker, environment, extra=None)
-            if condition.unknown:
-                condition = _markers.TRUE
-        if condition == _markers.FALSE:
-            continue
         text = text.strip()
         specs = (
             depurl_to_conda(text, names=names)
             if text.startswith("dep:")
             else _legacy_to_conda(text)
         )
-        for spec in specs:
-            if not condition.is_true:
-                spec = f'{spec}[when="{condition.text}"]'
-            if spec not in out:
-                out.append(spec)
-    return tuple(out)
+        base = _markers.translate(marker, environment, extra=None)
+        groups = sorted(_markers.mentioned_extras(marker)) if marker is not None else []
+        for extra in [None, *groups]:
+            condition = (
+                base if extra is None else _markers.translate(marker, environment, extra=extra)
+            )
+            if extra is not None and condition == base:
+                continue
+            if condition.unknown:
+                condition = _markers.TRUE
+            if condition == _markers.FALSE:
+                continue
+            target = depends if extra is None else extras.setdefault(extra, [])
+            for spec in specs:
+                entry = spec if condition.is_true else f'{spec}[when="{condition.text}"]'
+                if entry not in target:
+                    target.append(entry)
+    return CondaDepends(tuple(depends), {k: tuple(v) for k, v in sorted(extras.items())})
+
+
+def external_to_conda(
+    values: Iterable[str],
+    *,
+    environment: Mapping[str, str] | None = None,
+    names: NameMap | None = None,
+) -> tuple[str, ...]:
+    """External-dependency field values of a wheel as conda ``depends`` (see
+    :func:`external_to_conda_depends`, which also returns the ``extra == "x"`` groups)."""
+    return external_to_conda_depends(values, environment=environment, names=names).depends
 
 
 # --- conda -> DepURL ---------------------------------------------------------------------------
