@@ -21,7 +21,7 @@ from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from conda_wheel_bridge.errors import BadMetadata
+from conda_wheel_bridge.errors import BadMetadata, MappingError
 from conda_wheel_bridge.mapping.names import NameMap, load_name_map
 from conda_wheel_bridge.mapping.requirements import (
     conda_depends_to_requires_dist,
@@ -621,3 +621,46 @@ def test_every_fixture_repodata_record_reads_back(fixtures_dir: Path, names: Nam
     assert records > 5000
     assert {"openssl", "libzlib", "libgcc-ng"} <= external
     assert not external & {"numpy", "six", "requests", "setuptools"}
+
+
+def test_conda_spec_forms_rattler_reads(names: NameMap) -> None:
+    got = conda_depends_to_requires_dist(
+        [
+            "python 3.11.*",
+            "pkg==1.0=py_0",
+            "conda-forge::numpy >=1.21",
+            'bar[version=">=1", build="py*"]',
+            "openssl >=1.1.1g,<1.1.2a",
+            "six >=1.10|<1.5",
+        ],
+        names=names,
+    )
+    assert got.requires_python == "==3.11.*"
+    assert got.requires_dist == ("pkg==1.0", "numpy>=1.21", "bar>=1", "six")
+    assert got.external == ("openssl >=1.1.1g,<1.1.2a",)
+    assert any("py_0" in loss for loss in got.losses) and any("|" in loss for loss in got.losses)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(_specifiers((1, 3), suffixes=False), min_size=1, max_size=3),
+    st.lists(_versions((1, 3), suffixes=False), min_size=5, max_size=5),
+)
+def test_property_reverse_gives_back_the_same_version_set(
+    specs: list[str], versions: list[str]
+) -> None:
+    """PEP 440 -> conda -> PEP 440 accepts the same versions (or says it cannot: '|')."""
+    original = SpecifierSet(",".join(specs))
+    conda, _ = specifier_to_conda(original)
+    try:
+        back = SpecifierSet(conda_spec_to_pep440(conda))
+    except MappingError:
+        assert "|" in conda
+        return
+    for v in versions:
+        assert back.contains(v, prereleases=True) == original.contains(v, prereleases=True), (
+            original,
+            conda,
+            back,
+            v,
+        )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import rattler
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
@@ -277,7 +278,24 @@ _KEY = re.compile(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|\[[^\]]*\]|[^,\]]+
 
 
 def split_matchspec(spec: str) -> tuple[str, str, str, dict[str, str]]:
-    """``name version build[key=value, ...]`` -> its parts (conda's string form)."""
+    """A conda MatchSpec as ``(name, version, build, keys)``; ``keys`` holds ``when`` / ``extras``.
+
+    py-rattler parses it (``pkg==1.0=py_0``, ``conda-forge::numpy``, ``bar[version=">=1"]`` ...);
+    a spec rattler refuses falls back to the plain ``name version build[key=value]`` form.
+    """
+    try:
+        parsed = rattler.MatchSpec(spec)
+    except Exception:  # rattler's parse errors share no base class but Exception
+        parsed = None
+    if parsed is not None and parsed.name is not None:
+        keys: dict[str, str] = {}
+        if parsed.condition is not None:
+            keys["when"] = str(parsed.condition)
+        if parsed.extras:
+            keys["extras"] = ",".join(parsed.extras)
+        version = str(parsed.version) if parsed.version is not None else ""
+        build = str(parsed.build) if parsed.build is not None else ""
+        return parsed.name.normalized, version, build, keys
     m = _SPEC.match(spec)
     if not m:
         raise MappingError(spec, "not a conda MatchSpec")
