@@ -30,6 +30,10 @@ def names() -> NameMap:
         ("zope.interface", "zope.interface"),
         ("a-name-no-table-knows", "a-name-no-table-knows"),
         ("Weird__Name.x", "weird-name-x"),
+        # no grayskull entry: the one conda-forge package that holds the dist (parselmouth)
+        ("adam-core", "adam_core"),
+        ("ccxt", "ccxt-py"),
+        ("bem", "braggedgemodeling"),
     ],
 )
 def test_pypi_to_conda_real_pairs(names: NameMap, pypi: str, conda: str) -> None:
@@ -71,12 +75,19 @@ def test_ambiguous_conda_name_raises_and_names_candidates(names: NameMap) -> Non
     assert str(info.value).startswith("py-opencv: ")
 
 
+def test_pypi_name_held_by_several_conda_packages_raises(names: NameMap) -> None:
+    with pytest.raises(NameConflict) as info:
+        names.pypi_to_conda("alchemiscale")
+    assert "alchemiscale-client" in str(info.value) and "alchemiscale-server" in str(info.value)
+
+
 def test_conflicts_are_listed(names: NameMap) -> None:
     found = {(c.side, c.name): c for c in names.conflicts()}
     assert ("conda", "py-opencv") in found
     assert found[("conda", "py-opencv")].candidates == ("opencv-python", "opencv-python-headless")
     # grayskull sends PyPI opencv-python to conda "opencv", which parselmouth says holds no dist
     assert ("pypi", "opencv-python") in found
+    assert found[("pypi", "alchemiscale")].reason == "held by several conda packages"
     # resolved ones are not reported
     assert ("conda", "msgpack-python") not in found and ("conda", "cyipopt") not in found
 
@@ -91,7 +102,11 @@ def test_overlay_wins_both_ways(tmp_path: Path) -> None:
     path = _overlay(
         tmp_path,
         {
-            "pypi_to_conda": {"torch": "pytorch-cpu", "My_Pkg": "my-conda-pkg"},
+            "pypi_to_conda": {
+                "torch": "pytorch-cpu",
+                "My_Pkg": "my-conda-pkg",
+                "alchemiscale": "alchemiscale-client",
+            },
             "conda_to_pypi": {"py-opencv": "opencv-python-headless", "pytorch": None},
         },
     )
@@ -101,6 +116,7 @@ def test_overlay_wins_both_ways(tmp_path: Path) -> None:
     assert names.conda_to_pypi("py-opencv") == "opencv-python-headless"
     assert names.conda_to_pypi("pytorch") is None
     assert names.conda_to_pypi("my-conda-pkg") == "my-pkg"  # overlay pairs count in reverse
+    assert names.pypi_to_conda("alchemiscale") == "alchemiscale-client"
     assert ("conda", "py-opencv") not in {(c.side, c.name) for c in names.conflicts()}
     # the shipped layer is untouched for everything else
     assert names.pypi_to_conda("msgpack") == "msgpack-python"

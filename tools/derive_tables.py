@@ -139,12 +139,43 @@ def derive_names(grayskull: Mapping[str, Any], parselmouth: Mapping[str, Any]) -
         pypi = sorted({_canonical(v) for v in value})
         if pypi != [_canonical(name)] or name in targets:
             conda_to_pypi[name] = pypi
+    holders_found, pypi_ambiguous = _holders(grayskull, parselmouth)
     return {
-        "pypi_to_conda": dict(sorted(pypi_to_conda.items())),
+        "pypi_to_conda": dict(sorted({**holders_found, **pypi_to_conda}.items())),
+        "pypi_ambiguous": dict(sorted(pypi_ambiguous.items())),
         "conda_claims": dict(sorted(conda_claims.items())),
         "conda_to_pypi": dict(sorted(conda_to_pypi.items())),
         "non_python": non_python,
     }
+
+
+def _holders(
+    grayskull: Mapping[str, Any], parselmouth: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """PyPI -> conda answers for names grayskull lacks, from the packages that hold them.
+
+    A conda-forge package that holds exactly one distribution is a *holder* of it (parselmouth).
+    For a PyPI name without a grayskull entry whose normalised name is not itself a holder (the
+    fallback would answer a package that does not hold it, or none at all): one holder, or one
+    holder spelled like it (``adam-core`` -> ``adam_core``), is the answer; several are ambiguous.
+    """
+    holders: dict[str, set[str]] = {}
+    for name, value in parselmouth.items():
+        if value and len(value) == 1:
+            holders.setdefault(_canonical(value[0]), set()).add(name.lower())
+    known = {_canonical(entry["pypi_name"]) for entry in grayskull.values()}
+    found: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for pypi, conda_names in holders.items():
+        if pypi in known or pypi in conda_names:
+            continue
+        spelled = sorted(c for c in conda_names if _canonical(c) == pypi)
+        choice = sorted(conda_names) if len(conda_names) == 1 else spelled
+        if len(choice) == 1:
+            found[pypi] = choice[0]
+        else:
+            ambiguous[pypi] = sorted(conda_names)
+    return found, ambiguous
 
 
 def _spec_names(specs: Any) -> list[str]:

@@ -64,6 +64,7 @@ class NameMap:
     pypi_to_conda_table: Mapping[str, str] = field(default_factory=dict)
     conda_to_pypi_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     conda_claims: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pypi_ambiguous: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     non_python: frozenset[str] = frozenset()
     overlay_pypi_to_conda: Mapping[str, str] = field(default_factory=dict)
     overlay_conda_to_pypi: Mapping[str, str | None] = field(default_factory=dict)
@@ -80,10 +81,15 @@ class NameMap:
         object.__setattr__(self, "_reverse", frozen)
 
     def pypi_to_conda(self, name: str) -> str:
-        """The conda package that provides PyPI distribution ``name``."""
+        """The conda package that provides PyPI distribution ``name``.
+
+        Raises :class:`NameConflict` when several conda packages hold it and none is its own.
+        """
         key = canonicalize_name(name)
         if key in self.overlay_pypi_to_conda:
             return self.overlay_pypi_to_conda[key]
+        if key in self.pypi_ambiguous:
+            raise NameConflict(name, _ambiguous("pypi", self.pypi_ambiguous[key]))
         return self.pypi_to_conda_table.get(key, str(key))
 
     def conda_to_pypi(self, name: str) -> str | None:
@@ -124,6 +130,9 @@ class NameMap:
                 found.append(
                     NameEntry("conda", conda, candidates, "several PyPI names, none singled out")
                 )
+        for pypi, holders in sorted(self.pypi_ambiguous.items()):
+            if pypi not in self.overlay_pypi_to_conda:
+                found.append(NameEntry("pypi", pypi, holders, "held by several conda packages"))
         for pypi, conda in sorted(self.pypi_to_conda_table.items()):
             if pypi not in self.overlay_pypi_to_conda and conda in self.non_python:
                 reason = "maps to a conda package that holds no Python distribution"
@@ -139,17 +148,16 @@ def _ambiguous(side: str, candidates: tuple[str, ...]) -> str:
 
 
 @cache
-def _shipped() -> tuple[
-    dict[str, str], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], frozenset[str]
-]:
+def _shipped() -> dict[str, Any]:
     blob = (resources.files("conda_wheel_bridge.mapping") / "data" / _TABLE).read_bytes()
     data = json.loads(gzip.decompress(blob))
-    return (
-        dict(data["pypi_to_conda"]),
-        {k: tuple(v) for k, v in data["conda_to_pypi"].items()},
-        {k: tuple(v) for k, v in data["conda_claims"].items()},
-        frozenset(data["non_python"]),
-    )
+    return {
+        "pypi_to_conda_table": dict(data["pypi_to_conda"]),
+        "conda_to_pypi_table": {k: tuple(v) for k, v in data["conda_to_pypi"].items()},
+        "conda_claims": {k: tuple(v) for k, v in data["conda_claims"].items()},
+        "pypi_ambiguous": {k: tuple(v) for k, v in data["pypi_ambiguous"].items()},
+        "non_python": frozenset(data["non_python"]),
+    }
 
 
 def _read_overlay(path: Path) -> tuple[dict[str, str], dict[str, str | None]]:
@@ -181,13 +189,5 @@ def _read_overlay(path: Path) -> tuple[dict[str, str], dict[str, str | None]]:
 
 def load_name_map(overlay: str | Path | None = None) -> NameMap:
     """The shipped tables, with the JSON ``overlay`` file (if any) on top."""
-    forward_table, reverse_table, claims, non_python = _shipped()
     forward, reverse = _read_overlay(Path(overlay)) if overlay is not None else ({}, {})
-    return NameMap(
-        pypi_to_conda_table=forward_table,
-        conda_to_pypi_table=reverse_table,
-        conda_claims=claims,
-        non_python=non_python,
-        overlay_pypi_to_conda=forward,
-        overlay_conda_to_pypi=reverse,
-    )
+    return NameMap(**_shipped(), overlay_pypi_to_conda=forward, overlay_conda_to_pypi=reverse)
