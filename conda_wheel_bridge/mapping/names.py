@@ -57,15 +57,18 @@ class NameEntry:
         return f"{self.side} name {self.name!r}: {self.reason} ({', '.join(self.candidates)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NameMap:
-    """Layered PyPI <-> conda name map; see the module docstring for the layers and the overlay."""
+    """Layered PyPI <-> conda name map; see the module docstring for the layers and the overlay.
 
-    pypi_to_conda_table: Mapping[str, str] = field(default_factory=dict)
-    conda_to_pypi_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    conda_claims: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    pypi_ambiguous: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    non_python: frozenset[str] = frozenset()
+    Immutable; hashed by identity (its tables are large mappings), so it can key a cache.
+    """
+
+    pypi_to_conda_table: Mapping[str, str] = field(default_factory=dict, repr=False)
+    conda_to_pypi_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    conda_claims: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    pypi_ambiguous: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    non_python: frozenset[str] = field(default=frozenset(), repr=False)
     overlay_pypi_to_conda: Mapping[str, str] = field(default_factory=dict)
     overlay_conda_to_pypi: Mapping[str, str | None] = field(default_factory=dict)
     _reverse: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
