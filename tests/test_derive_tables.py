@@ -60,7 +60,7 @@ def test_provenance_records_every_input_hash_and_license(data_dir: Path) -> None
         assert info == {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
 
 
-def test_tables_are_compact_and_hold_only_what_the_fallback_gets_wrong(data_dir: Path) -> None:
+def test_tables_are_compact_and_hold_only_what_the_fallback_gets_wrong() -> None:
     total = sum(p.stat().st_size for p in SHIPPED.iterdir())
     assert total < 150_000  # the raw inputs are 2.7 MB
     names = json.loads(gzip.decompress((SHIPPED / "names.json.gz").read_bytes()))
