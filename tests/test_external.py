@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.message
+
 import pytest
 import rattler
 
@@ -13,6 +15,7 @@ from conda_wheel_bridge.mapping.external import (
     conda_to_depurl,
     conda_to_external,
     depurl_to_conda,
+    external_field_values,
     external_to_conda,
     external_to_conda_depends,
     parse_depurl,
@@ -191,3 +194,20 @@ def test_external_extras_go_to_extra_depends() -> None:
     assert got.extra_depends == {"gui": ("tk", "libffi")}
     with pytest.raises(MappingError, match="dep:cran/nat"):
         external_to_conda_depends(['dep:cran/nat; extra == "nat"'])
+
+
+def test_field_values_prefer_pep_725_over_legacy_copies() -> None:
+    """A wheel we write carries both fields; reading it back must not read the copies twice."""
+    written = conda_to_external(["libzlib >=1.2.13", "ncurses"])
+    message = email.message.Message()
+    for value in written.requires_external_dep:
+        message["Requires-External-Dep"] = value
+    for value in written.requires_external:
+        message["Requires-External"] = value
+    values = external_field_values(message)
+    assert values == ["dep:generic/zlib@>=1.2.13", "dep:conda/ncurses"]
+    assert external_to_conda(values) == ("zlib >=1.2.13", "ncurses")
+    legacy_only = email.message.Message()
+    legacy_only["Requires-External"] = "libxml2 (>=2.9)"
+    legacy_only["Requires-External"] = "dep:generic/zlib"
+    assert external_field_values(legacy_only) == ["libxml2 (>=2.9)", "dep:generic/zlib"]

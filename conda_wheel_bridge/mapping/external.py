@@ -41,6 +41,7 @@ __all__ = [
     "conda_to_depurl",
     "conda_to_external",
     "depurl_to_conda",
+    "external_field_values",
     "external_to_conda",
     "external_to_conda_depends",
     "parse_depurl",
@@ -197,6 +198,21 @@ def _legacy_to_conda(value: str) -> tuple[str, ...]:
         )
     except MappingError as exc:
         raise MappingError(value, f"Requires-External: {exc.reason}") from None
+
+
+def external_field_values(metadata: Any) -> list[str]:
+    """The external-dependency values to translate from a wheel's core metadata.
+
+    ``metadata`` is an ``email.message.Message`` (or anything with ``get_all``). When the PEP 725
+    field ``Requires-External-Dep`` is present, the legacy ``Requires-External`` values are its
+    copies for older readers and are skipped, unless they are DepURLs themselves; without it, the
+    legacy values are read (as ``dep:generic/<name>``).
+    """
+    dep = [str(v) for v in metadata.get_all("Requires-External-Dep") or []]
+    legacy = [str(v) for v in metadata.get_all("Requires-External") or []]
+    if dep:
+        legacy = [v for v in legacy if v.strip().startswith("dep:")]
+    return list(dict.fromkeys([*dep, *legacy]))
 
 
 def external_to_conda_depends(
