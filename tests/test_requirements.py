@@ -11,6 +11,7 @@ import email.parser
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -664,3 +665,20 @@ def test_property_reverse_gives_back_the_same_version_set(
             back,
             v,
         )
+
+
+def test_a_pypi_wheel_with_extras_and_markers(
+    pypi_wheel: Callable[..., Path], names: NameMap
+) -> None:
+    """black's real metadata: conda-forge names, python markers, and four extras."""
+    wheel = pypi_wheel("black==24.10.0")
+    requires = _wheel_requires(wheel)
+    noarch = requires_dist_to_conda(requires, names=names, environment=None)
+    assert "mypy_extensions >=0.4.3" in noarch.depends  # conda-forge spells it with "_"
+    assert 'tomli >=1.1.0[when="python<3.11dev0"]' in noarch.depends
+    assert noarch.extra_depends["jupyter"] == ("ipython >=7.8.0", "tokenize-rt >=3.2.0")
+    assert set(noarch.extra_depends) == {"colorama", "d", "jupyter", "uvloop"}
+    fixed = requires_dist_to_conda(requires, names=names, environment=LINUX_311)
+    assert not any(spec.startswith(("tomli", "typing_extensions")) for spec in fixed.depends)
+    assert not any("when=" in spec for spec in fixed.depends)
+    assert fixed.extra_depends == noarch.extra_depends
