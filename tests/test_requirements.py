@@ -224,6 +224,18 @@ def test_platforms_conda_lacks_are_never_true_and_reported(names: NameMap) -> No
     assert len(got.losses) == 2 and all("no conda platform" in loss for loss in got.losses)
 
 
+def test_legacy_in_marker_on_python_version(names: NameMap) -> None:
+    got = requires_dist_to_conda(
+        ['a; python_version in "2.7 3.6"', 'b; python_version not in "3.8 3.9"'],
+        names=names,
+        environment=None,
+    )
+    assert got.depends == (
+        'a[when="python>=2.7dev0,<2.8dev0 or python>=3.6dev0,<3.7dev0"]',
+        'b[when="python<3.8dev0 or python>=3.10dev0"]',
+    )
+
+
 def test_implementation_markers_assume_cpython_and_say_so(names: NameMap) -> None:
     got = requires_dist_to_conda(
         [

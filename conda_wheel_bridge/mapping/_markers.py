@@ -153,6 +153,12 @@ def _floor(series: tuple[int, int]) -> str:
 
 def _python_minor_condition(op: str, value: str) -> Condition:
     """``python_version OP value`` (python_version is ``X.Y``) as conditions on the full version."""
+    if op in ("in", "not in"):
+        # string containment ('python_version in "2.7 3.6"'): judged on every series 2.0 - 4.49
+        grid = [(x, y) for x in (2, 3, 4) for y in range(50)]
+        marker = Marker(f"python_version {op} {_quote(value)}")
+        flags = [marker.evaluate({"python_version": f"{x}.{y}"}) for x, y in grid]
+        return _ranges(grid, flags)
     if op not in ("==", "!=", "<", "<=", ">", ">=", "~="):
         return Condition("unknown", reason=f"python_version {op} {value!r} has no conda form")
     spec = SpecifierSet(f"{op}{value}")
@@ -171,6 +177,11 @@ def _python_minor_condition(op: str, value: str) -> Condition:
         }
     ordered = sorted(points | {(0, 0)})
     inside = [spec.contains(f"{x}.{y}", prereleases=True) for x, y in ordered]
+    return _ranges(ordered, inside)
+
+
+def _ranges(ordered: list[tuple[int, int]], inside: list[bool]) -> Condition:
+    """Python series (sorted) and whether each satisfies: the ranges where they do."""
     ranges: list[tuple[tuple[int, int] | None, tuple[int, int] | None]] = []
     for i, (series, ok) in enumerate(zip(ordered, inside, strict=True)):
         if ok and (i == 0 or not inside[i - 1]):
