@@ -239,10 +239,16 @@ def test_sigkill_mid_run_leaves_the_previous_repodata_valid(tmp_path: Path) -> N
     index_channel(root)
     old = set(_repodata(root, "noarch")["packages.conda"])
     _many(root, 1500)
+    # how long a whole run takes here, so that the kills land at moments spread over a run
+    probe = tmp_path / "probe"
+    shutil.copytree(root, probe)
+    start = time.monotonic()
+    assert _indexer(probe).wait() == 0
+    whole = time.monotonic() - start
     killed_while_running = 0
-    for delay in (0.4, 0.8, 1.2, 1.6, 2.0):
+    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9):
         proc = _indexer(root)
-        time.sleep(delay)
+        time.sleep(whole * fraction)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if proc.returncode == -signal.SIGKILL:

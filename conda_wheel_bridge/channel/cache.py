@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json", "stat_key"]
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS files (
     fn TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    stat_key TEXT NOT NULL,       -- "size:mtime_ns", see stat_key()
     sha256 TEXT NOT NULL,
     kind TEXT NOT NULL,           -- "conda" or "whl"
     record_json TEXT,             -- conda: the repodata record, exactly as written
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 -- covering indexes: the per-run queries never read the large record columns they do not need
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
-CREATE INDEX IF NOT EXISTS files_stat ON files (subdir, fn, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_stat ON files (subdir, fn, stat_key);
 CREATE INDEX IF NOT EXISTS files_kind ON files (subdir, kind, fn);
 CREATE INDEX IF NOT EXISTS files_python ON files (subdir, fn, sha256)
     WHERE python_dist IS NOT NULL;
@@ -92,7 +93,7 @@ class IndexCache:
     def stat_keys(self, subdir: str) -> dict[str, str]:
         """``fn -> "size:mtime_ns"`` of every file cached for ``subdir`` (see :func:`stat_key`)."""
         return dict(self._conn.execute(
-            "SELECT fn, printf('%d:%d', size, mtime_ns) FROM files WHERE subdir = ?", (subdir,)))
+            "SELECT fn, stat_key FROM files WHERE subdir = ?", (subdir,)))
 
     def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
         """Everything cached about one file, as :meth:`put` took it."""
@@ -117,7 +118,8 @@ class IndexCache:
         """
         put = list(put)
         drop = list(drop)
-        rows = [(subdir, fn, size, mtime, *_columns(fn, facts)) for fn, size, mtime, facts in put]
+        rows = [(subdir, fn, size, mtime, f"{size}:{mtime}", *_columns(fn, facts))
+                for fn, size, mtime, facts in put]
         affected = {str(facts["name"]) for _, _, _, facts in put if facts["kind"] == "conda"}
         with self._transaction():
             for fn in drop:
@@ -128,9 +130,9 @@ class IndexCache:
             self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
                                    [(subdir, fn) for fn in drop])
             self._conn.executemany(
-                "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
-                "record_json, summary_json, facts_json, python_dist, name, exports_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, stat_key, sha256, "
+                "kind, record_json, summary_json, facts_json, python_dist, name, exports_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return affected
 
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:

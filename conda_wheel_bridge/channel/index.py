@@ -135,23 +135,22 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     stats = cache.stat_keys(subdir)
     seen: set[str] = set()
     todo: list[tuple[str, os.stat_result]] = []
-    reused = 0
-    for item in os.scandir(root / subdir):
+    with os.scandir(root / subdir) as listing:
+        entries = [e for e in listing if e.name.endswith(_INDEXED) or e.name[0] == "."]
+    for item in entries:
         name = item.name
         if name[0] == ".":
             if name.endswith(".part"):
                 # left by a killed indexer (we hold the lock: nobody is writing it now)
                 Path(item.path).unlink(missing_ok=True)
             continue
-        if not name.endswith(_INDEXED) or not item.is_file():
+        if not item.is_file():
             continue
         st = item.stat()
         seen.add(name)
-        if stats.get(name) == f"{st.st_size}:{st.st_mtime_ns}":  # cache.stat_key, inlined
-            reused += 1
-        else:
+        if stats.get(name) != f"{st.st_size}:{st.st_mtime_ns}":  # cache.stat_key, inlined
             todo.append((name, st))
-    report.reused += reused
+    report.reused += len(seen) - len(todo)
     gone = [fn for fn in stats if fn not in seen]
     if not todo and not gone:
         return set()
