@@ -172,3 +172,19 @@ def test_cli_serve_prints_its_url_and_serves(tmp_path: Path) -> None:
 def test_cli_serve_missing_channel(tmp_path: Path, cwb) -> None:
     rc, _, err = cwb("serve", tmp_path / "none", "--port", "0")
     assert rc == 1 and err == f"cwb: error: {tmp_path / 'none'}: not a directory\n"
+
+
+def test_parallel_clients_get_whole_and_partial_files(server: ChannelServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    whole = (server.channel / "noarch" / SIX).read_bytes()
+
+    def fetch(i: int) -> bool:
+        if i % 2:
+            response, body = _get(server, f"/noarch/{SIX}", {"Range": f"bytes={i}-{i + 99}"})
+            return response.status == 206 and body == whole[i:i + 100]
+        response, body = _get(server, f"/noarch/{SIX}")
+        return response.status == 200 and body == whole
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(fetch, range(64)))
