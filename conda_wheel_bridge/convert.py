@@ -32,13 +32,21 @@ from .launchers import (
     windows_launcher,
 )
 from .licenses import license_files, spdx_license
+from .mapping.external import external_field_values, external_to_conda_depends
 from .mapping.names import NameMap, load_name_map
 from .mapping.platform import subdirs_for_wheel, targets_for_wheel
 from .mapping.requirements import requires_dist_to_conda
 from .model import CondaTarget
 from .wheelfile import WheelInfo, WheelMember, WheelReader, open_wheel
 
-__all__ = ["ConvertResult", "wheel_to_conda", "wheel_to_conda_all"]
+__all__ = [
+    "ConvertResult",
+    "WheelVariant",
+    "wheel_depends",
+    "wheel_to_conda",
+    "wheel_to_conda_all",
+    "wheel_variant",
+]
 
 _CHUNK = 1 << 20
 #: scripts up to this size are read whole to rewrite a ``#!python`` shebang; larger ones are copied
@@ -251,32 +259,33 @@ def _load_names(names: NameMap | None) -> NameMap:
     return names if names is not None else load_name_map()
 
 
-def _depends(
-    info: WheelInfo, target: CondaTarget, names: NameMap, where: str
+def wheel_depends(
+    info: WheelInfo,
+    target: CondaTarget,
+    names: NameMap,
+    where: str,
+    variant: WheelVariant | None = None,
 ) -> tuple[list[str], dict[str, list[str]], tuple[str, ...]]:
-    """depends, extra_depends and losses: tag pins, Requires-Dist, PEP 725 externals."""
+    """A wheel's conda ``depends`` for ``target`` (tag pins, Requires-Dist, PEP 725 externals,
+    variant properties), its ``extra_depends`` and what the translation lost."""
+    environment = target.marker_environment
     try:
         translated = requires_dist_to_conda(
-            info.requires_dist, names=names, environment=target.marker_environment
+            info.requires_dist, names=names, environment=environment
+        )
+        external = external_to_conda_depends(
+            external_field_values(info.metadata), environment=environment, names=names
         )
     except CwbError as exc:
         raise BadMetadata(where, f"{exc.where}: {exc.reason}") from None
     except ValueError as exc:
         raise BadMetadata(where, f"Requires-Dist: {exc}") from None
-    depends = list(target.depends) + list(translated.depends) + _external_depends(info)
+    depends = [*target.depends, *translated.depends, *external.depends]
     extras = {k: list(v) for k, v in translated.extra_depends.items()}
+    for extra, specs in external.extra_depends.items():
+        extras[extra] = _dedupe([*extras.get(extra, []), *specs])
+    depends += (variant or wheel_variant(info, where)).depends
     return _dedupe(depends), extras, tuple(getattr(translated, "losses", ()))
-
-
-def _external_depends(info: WheelInfo) -> list[str]:
-    try:
-        from .mapping.external import EXTERNAL_FIELDS, external_to_conda
-    except ImportError:  # pragma: no cover - PEP 725 mapping not installed in this tree yet
-        return []
-    values: list[str] = []
-    for field_name in EXTERNAL_FIELDS:
-        values += [str(v) for v in info.metadata.get_all(field_name) or []]
-    return list(external_to_conda(values)) if values else []
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -284,21 +293,24 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Variant:
+class WheelVariant:
+    """What a variant wheel's ``variant.json`` adds: depends, build-string label, build rank."""
+
     depends: tuple[str, ...] = ()
     label: str | None = None
     build_number: int = 0
 
 
-def _variant(info: WheelInfo, where: str) -> _Variant:
+def wheel_variant(info: WheelInfo, where: str) -> WheelVariant:
+    """The variant facts of a wheel (empty for a wheel without ``variant.json``)."""
     if info.variant_json is None:
-        return _Variant()
+        return WheelVariant()
     from .mapping.variants import conda_for_variant, read_variant_json
 
     label = info.filename.variant_label
     desc = read_variant_json(dict(info.variant_json), where=f"{info.dist_info}/variant.json")
     build = conda_for_variant(desc, label or "")
-    return _Variant(tuple(build.depends), build.build_label or label, int(build.build_number))
+    return WheelVariant(tuple(build.depends), build.build_label or label, int(build.build_number))
 
 
 def _build_string(
@@ -344,7 +356,7 @@ def _index(
     conda_name: str,
     depends: list[str],
     extras: dict[str, list[str]],
-    variant: _Variant,
+    variant: WheelVariant,
     timestamp: int,
     where: str,
 ) -> dict[str, Any]:
@@ -470,9 +482,8 @@ def _convert_one(
     info = reader.info
     where = str(info.path)
     conda_name = names.pypi_to_conda(info.name)
-    depends, extras, notes = _depends(info, target, names, where)
-    variant = _variant(info, where)
-    depends = _dedupe(depends + list(variant.depends))
+    variant = wheel_variant(info, where)
+    depends, extras, notes = wheel_depends(info, target, names, where, variant)
     timestamp = int(os.stat(info.path).st_mtime)
     index = _index(info, target, conda_name, depends, extras, variant, timestamp * 1000, where)
     entries, link_eps = _plan(reader, target, where)

@@ -68,37 +68,24 @@ def _inspect_wheel(source: Path, names: NameMap) -> dict[str, Any]:
 
 def _conda_side_of_wheel(info: Any, names: NameMap) -> list[dict[str, Any]]:
     """One conda package per subdir the wheel reaches, as ``cwb convert`` would write it."""
-    from .mapping.external import EXTERNAL_FIELDS, external_to_conda
+    from .convert import wheel_depends, wheel_variant
     from .mapping.platform import targets_for_wheel
-    from .mapping.requirements import requires_dist_to_conda
-    from .mapping.variants import conda_for_variant, read_variant_json
 
+    where = str(info.path)
+    variant = wheel_variant(info, where)
     out = []
-    for target in targets_for_wheel(info.filename.tags, info.requires_python,
-                                    where=str(info.path)):
-        translated = requires_dist_to_conda(info.requires_dist, names=names,
-                                            environment=target.marker_environment)
-        externals: list[str] = []
-        for field in EXTERNAL_FIELDS:
-            externals += [str(v) for v in info.metadata.get_all(field) or []]
-        depends = list(target.depends) + list(translated.depends)
-        depends += list(external_to_conda(externals, environment=target.marker_environment))
-        build_label = None
-        if info.variant_json is not None:
-            build = conda_for_variant(read_variant_json(dict(info.variant_json)),
-                                      info.filename.variant_label or "")
-            depends += list(build.depends)
-            build_label = build.build_label
+    for target in targets_for_wheel(info.filename.tags, info.requires_python, where=where):
+        depends, extras, losses = wheel_depends(info, target, names, where, variant)
         out.append({
             "name": names.pypi_to_conda(info.name),
             "version": info.version,
             "subdir": target.subdir,
             "noarch": "python" if target.noarch_python else None,
-            "depends": list(dict.fromkeys(depends)),
-            "extra_depends": {k: list(v) for k, v in translated.extra_depends.items()},
+            "depends": depends,
+            "extra_depends": extras,
             "site_packages": target.site_packages,
-            "variant_build_label": build_label,
-            "losses": list(getattr(translated, "losses", ())),
+            "variant_build_label": variant.label,
+            "losses": list(losses),
         })
     return out
 

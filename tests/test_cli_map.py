@@ -100,6 +100,11 @@ def test_requirements_and_conda_specs(cwb: Cwb) -> None:
     assert result["requires_dist"] == [] and result["external"] == ["dep:generic/zlib"]
 
 
+def test_requirement_behind_an_extra_shows_its_extra_depends(cwb: Cwb) -> None:
+    result = _one(cwb, 'pytest>=8; extra == "test"')
+    assert result["conda"] == ["pytest >=8  (extra_depends['test'])"]
+
+
 def test_text_output(cwb: Cwb) -> None:
     rc, out, _ = cwb("map", "__cuda>=12.8", "nvidia :: sm_arch :: 80_real")
     assert rc == 0

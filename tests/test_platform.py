@@ -226,3 +226,21 @@ def test_round_trip_cpython_tags(minor: int, ft: bool, platform: str) -> None:
     again = target_for_wheel(frozenset(back), None)
     assert (again.subdir, again.depends) == (target.subdir, target.depends)
     assert back[0].interpreter == tag.interpreter and back[0].abi == tag.abi
+
+
+def test_abi3_target_fixes_the_platform_markers_but_not_the_python_ones() -> None:
+    """An abi3 manylinux wheel fixes sys_platform and platform_machine, not python_version."""
+    target = target_for_wheel(
+        frozenset(parse_tag("cp39-abi3-manylinux_2_17_x86_64")), ">=3.9"
+    )
+    env = target.marker_environment
+    assert env is not None
+    assert env["sys_platform"] == "linux" and env["platform_machine"] == "x86_64"
+    assert "python_version" not in env and "python_full_version" not in env
+
+
+def test_cpython_target_leaves_the_patch_release_open() -> None:
+    target = target_for_wheel(frozenset(parse_tag("cp311-cp311-win_amd64")), None)
+    env = target.marker_environment
+    assert env is not None and env["python_version"] == "3.11"
+    assert "python_full_version" not in env

@@ -188,10 +188,13 @@ def _map_requirement(thing: str) -> dict[str, Any] | None:
         "PEP 440 specifiers in conda syntax; markers become CEP 43 `when=` conditions on noarch "
         "(evaluated away on a fixed platform); extras become `[extras=...]`"
     ]
+    conda = list(converted.depends)
+    for extra, specs in converted.extra_depends.items():
+        conda += [f"{spec}  (extra_depends[{extra!r}])" for spec in specs]
     return {
         "input": thing,
         "kind": "requirement",
-        "conda": list(converted.depends),
+        "conda": conda,
         "variant_properties": [],
         "loss": loss,
     }

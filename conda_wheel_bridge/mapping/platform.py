@@ -180,32 +180,34 @@ def python_spec(requires_python: str | None) -> str:
 
 
 def marker_environment(subdir: str, python: tuple[int, int] | None) -> dict[str, str] | None:
-    """PEP 508 marker environment of a fixed target (CPython ``X.Y`` on ``subdir``), else ``None``.
+    """The PEP 508 marker variables a target fixes, else ``None`` (noarch fixes nothing).
 
-    ``python_full_version`` is ``X.Y.0``: a marker on a patch release is judged for the first one.
+    A platform subdir fixes the platform variables; a CPython ``X.Y`` build also fixes
+    ``python_version`` and the implementation. Variables the target leaves open (the patch
+    release, and the Python version of abi3 / ``py3-none-<platform>`` builds) are left out, so
+    markers on them become ``when=`` conditions instead of being judged against a guess.
     """
-    if python is None or subdir == NOARCH:
+    if subdir == NOARCH:
         return None
-    full = f"{python[0]}.{python[1]}.0"
     if subdir.startswith("win-"):
         os_name, sys_platform, system = "nt", "win32", "Windows"
     elif subdir.startswith("osx-"):
         os_name, sys_platform, system = "posix", "darwin", "Darwin"
     else:
         os_name, sys_platform, system = "posix", "linux", "Linux"
-    return {
-        "implementation_name": "cpython",
-        "implementation_version": full,
+    env = {
         "os_name": os_name,
         "platform_machine": _MACHINE.get(subdir, ""),
-        "platform_python_implementation": "CPython",
-        "platform_release": "",
         "platform_system": system,
-        "platform_version": "",
-        "python_full_version": full,
-        "python_version": f"{python[0]}.{python[1]}",
         "sys_platform": sys_platform,
     }
+    if python is not None:
+        env.update(
+            implementation_name="cpython",
+            platform_python_implementation="CPython",
+            python_version=f"{python[0]}.{python[1]}",
+        )
+    return env
 
 
 @dataclass(frozen=True)
@@ -293,7 +295,12 @@ def targets_for_wheel(
         if py.version is None:
             # no fixed Python: the files go to noarch-python places that the installer relocates,
             # and the platform (if any) is held by the subdir and the virtual-package floor
-            out.append(CondaTarget(sub, True, depends, "site-packages", "python-scripts"))
+            out.append(
+                CondaTarget(
+                    sub, True, depends, "site-packages", "python-scripts",
+                    marker_environment=marker_environment(sub, None),
+                )
+            )
             continue
         major, minor = py.version
         t = "t" if py.free_threaded else ""
