@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # tests import their helpers as ``tests.support.*``, also under bare `pytest`
+    sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures"
 DATA = SHARED / "data"
