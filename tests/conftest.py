@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to ../shared, PyPI downloads cached per checkout, the CLI in-process."""
+"""Shared test fixtures: ../shared paths, PyPI downloads cached per checkout, the CLI in-process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # tests import their helpers as ``tests.support.*``, also under bare `pytest`
+# tests import their helpers as ``tests.support.*``, under bare `pytest` too
+if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -20,7 +21,9 @@ CACHE = REPO / ".cache"
 
 def _require_shared() -> None:
     if not FIXTURES.is_dir():
-        pytest.skip(f"{FIXTURES} is absent: this checkout is outside the workspace that provides ../shared")
+        pytest.skip(
+            f"{FIXTURES} is absent: this checkout is outside the workspace that provides ../shared"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +48,8 @@ def pypi_wheel() -> Callable[..., Path]:
     """
 
     def fetch(spec: str, *, platform: str | None = None, python_version: str | None = None) -> Path:
-        name, _, version = spec.partition("==")
-        dest = CACHE / "pypi" / spec.replace("=", "_") / (platform or "any") / (python_version or "any")
+        dest = CACHE / "pypi" / spec.replace("=", "_") / (platform or "any")
+        dest = dest / (python_version or "any")
         found = sorted(dest.glob("*.whl"))
         if found:
             return found[0]
