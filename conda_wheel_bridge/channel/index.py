@@ -133,23 +133,17 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     only wheels changed, so that the caller knows to rewrite the repodata.
     """
     stats = cache.stat_keys(subdir)
-    seen: set[str] = set()
-    todo: list[tuple[str, os.stat_result]] = []
     with os.scandir(root / subdir) as listing:
         entries = [e for e in listing if e.name.endswith(_INDEXED) or e.name[0] == "."]
     for item in entries:
-        name = item.name
-        if name[0] == ".":
-            if name.endswith(".part"):
-                # left by a killed indexer (we hold the lock: nobody is writing it now)
-                Path(item.path).unlink(missing_ok=True)
-            continue
-        if not item.is_file():
-            continue
-        st = item.stat()
-        seen.add(name)
-        if stats.get(name) != f"{st.st_size}:{st.st_mtime_ns}":  # cache.stat_key, inlined
-            todo.append((name, st))
+        if item.name[0] == "." and item.name.endswith(".part"):
+            # left by a killed indexer (we hold the lock: nobody is writing it now)
+            Path(item.path).unlink(missing_ok=True)
+    # one stat per file, compared with the cached "size:mtime_ns" key (cache.stat_key, inlined)
+    current = [(e.name, e.stat()) for e in entries if e.name[0] != "." and e.is_file()]
+    todo = [(name, st) for name, st in current
+            if stats.get(name) != f"{st.st_size}:{st.st_mtime_ns}"]
+    seen = {name for name, _ in current}
     report.reused += len(seen) - len(todo)
     gone = [fn for fn in stats if fn not in seen]
     if not todo and not gone:
