@@ -172,7 +172,8 @@ def explain(specs: Iterable[str], sparse: Sequence[Any], records: Sequence[Mappi
                             f"{winner['build']} ranks higher" if winner is not None else
                             "fits this host, but its other dependencies could not be met")
                 out.append(Candidate(name=key[0], version=key[1], build=key[2],
-                                     fn=rec.file_name, subdir=key[3], chosen=chosen,
+                                     fn=str(rec.url).rsplit("/", 1)[-1], subdir=key[3],
+                                     chosen=chosen,
                                      reasons=tuple(reasons)))
     out.sort(key=lambda c: (c.name, not c.chosen))
     return out

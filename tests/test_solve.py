@@ -15,6 +15,7 @@ from conda_wheel_bridge.solve import SolveFailed, host_virtual_packages, parse_v
 
 from tests.support.channelmaker import make_variant_packages
 from tests.support.pyprefix import current_subdir, make_python_package
+from tests.support.wheelmaker import make_wheel
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,58 @@ def test_missing_channel(tmp_path: Path, cwb) -> None:
     (tmp_path / "empty").mkdir()
     rc, _, err = cwb("solve", "x", "-c", tmp_path / "empty")
     assert rc == 1 and "repodata.json: missing" in err
+
+
+def _nvidia_variant(label: str, props: dict[str, list[str]]) -> dict[str, object]:
+    return {"$schema": "https://variants-schema.wheelnext.dev/v0.0.3.json",
+            "default-priorities": {"namespace": ["nvidia"]},
+            "providers": {"nvidia": {"requires": ["nvidia-variant-provider"]}},
+            "variants": {label: {"nvidia": props} if props else {}}}
+
+
+@pytest.fixture(scope="module")
+def variant_wheel_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pure-Python variant wheels (CUDA >=12.8, >=12.4, and the null variant) in noarch/."""
+    root = tmp_path_factory.mktemp("variants") / "channel"
+    (root / "noarch").mkdir(parents=True)
+    make_python_package(root)
+    for label, props in (("cu128", {"cuda_version_lower_bound": ["12.8"]}),
+                         ("cu124", {"cuda_version_lower_bound": ["12.4"]}),
+                         ("null", {})):
+        make_wheel(root / "noarch", "gpu-kernels", "2.0", requires_python=">=3.9",
+                   variant=_nvidia_variant(label, props), variant_label=label)
+    index_channel(root)
+    return root
+
+
+def test_variant_wheels_get_records_with_virtual_package_depends(
+        variant_wheel_channel: Path) -> None:
+    data = json.loads((variant_wheel_channel / "noarch" / "repodata.json").read_bytes())
+    whl = data["v3"]["whl"]
+    by_label = {r["fn"].rsplit("-", 1)[-1].removesuffix(".whl"): r for r in whl.values()}
+    assert set(by_label) == {"cu128", "cu124", "null"}
+    assert "__cuda >=12.8" in by_label["cu128"]["depends"]
+    assert "__cuda >=12.4" in by_label["cu124"]["depends"]
+    assert not any(d.startswith("__cuda") for d in by_label["null"]["depends"])
+    assert (by_label["cu128"]["build_number"] > by_label["cu124"]["build_number"]
+            > by_label["null"]["build_number"])
+    assert by_label["cu128"]["build"].startswith("py3_none_any_cu128_")
+    # variants.json for pip/uv sits beside the project page
+    assert (variant_wheel_channel / "simple" / "gpu-kernels" / "gpu_kernels-2.0-variants.json"
+            ).is_file()
+
+
+@pytest.mark.parametrize(("cuda", "label"), [("12.9", "cu128"), ("12.4", "cu124"),
+                                             (None, "null")])
+def test_simulated_hosts_pick_their_variant_wheel(variant_wheel_channel: Path,
+                                                  cuda: str | None, label: str) -> None:
+    virtual = _cuda(cuda) if cuda else []
+    result = solve(["gpu-kernels"], [variant_wheel_channel], virtual=virtual, use_host=False,
+                   with_candidates=True)
+    (chosen,) = [r for r in result.records if r["name"] == "gpu-kernels"]
+    assert chosen["kind"] == "whl"
+    assert chosen["fn"] == f"gpu_kernels-2.0-py3-none-any-{label}.whl"
+    if cuda == "12.4":
+        reasons = {c.fn: c.reasons for c in result.candidates if not c.chosen}
+        assert reasons["gpu_kernels-2.0-py3-none-any-cu128.whl"] == (
+            "needs `__cuda >=12.8`, host has 12.4",)

@@ -271,11 +271,12 @@ def _whl_record_or_none(subdir: str, fn: str, facts: dict[str, Any], report: Ind
         report.skipped.append(f"{subdir}/{fn}: not pure Python, no v3.whl record "
                               "(listed under simple/ only)")
         return None
-    if facts.get("variant_label"):
-        report.skipped.append(f"{subdir}/{fn}: variant wheel, no v3.whl record "
-                              "(listed under simple/ only)")
+    try:
+        return whl_record(facts, indexed_timestamp=facts["indexed_timestamp"])
+    except CwbError as exc:  # a variant property with no conda counterpart, bad variant.json
+        report.skipped.append(f"{subdir}/{fn}: no v3.whl record ({exc}); "
+                              "listed under simple/ only")
         return None
-    return whl_record(facts, indexed_timestamp=facts["indexed_timestamp"])
 
 
 def _compact(value: Any) -> str:

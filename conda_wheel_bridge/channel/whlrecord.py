@@ -39,13 +39,24 @@ def whl_build_string(facts: WheelFacts) -> str:
 
 
 def whl_record(facts: WheelFacts, *, indexed_timestamp: int) -> tuple[str, dict[str, Any]]:
-    """Return ``(key, record)`` for a pure-Python wheel's ``v3.whl`` entry."""
+    """Return ``(key, record)`` for a pure-Python wheel's ``v3.whl`` entry.
+
+    A variant wheel's properties become virtual-package ``depends`` and its rank the build
+    number (:func:`conda_wheel_bridge.mapping.variants.conda_for_variant`), with the label in
+    the build string, so a solver picks the variant variantlib would pick on the same host. A
+    property with no conda counterpart raises :class:`~conda_wheel_bridge.errors.MappingError`.
+    """
     name = conda_name(facts["name"])
+    build_number = facts["build_number"]
     build = whl_build_string(facts)
     depends, extras = translate_requirements(facts["requires_dist"], facts["requires_python"])
+    if facts.get("variant_label"):
+        variant_depends, build_number = _variant(facts)
+        depends += [d for d in variant_depends if d not in depends]
+        build = build.rsplit("_", 1)[0] + f"_{facts['variant_label']}_{build_number}"
     record: dict[str, Any] = {
         "build": build,
-        "build_number": facts["build_number"],
+        "build_number": build_number,
         "depends": depends,
         "fn": facts["fn"],
         "indexed_timestamp": indexed_timestamp,
@@ -83,6 +94,16 @@ def translate_requirements(requires_dist: Iterable[str], requires_python: str | 
                 depends.append(python)
             return depends, {k: list(v) for k, v in result.extra_depends.items()}
     return _fallback(requires_dist, requires_python)
+
+
+def _variant(facts: WheelFacts) -> tuple[list[str], int]:
+    from ..mapping.variantrank import combined_build_number
+    from ..mapping.variants import conda_for_variant, read_variant_json
+
+    label = facts["variant_label"]
+    desc = read_variant_json(facts["variant"] or {}, label=label, where=facts["fn"])
+    built = conda_for_variant(desc, label)
+    return list(built.depends), combined_build_number(built.build_number, facts["build_number"])
 
 
 def _name_map() -> Any:
