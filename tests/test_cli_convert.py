@@ -147,7 +147,6 @@ def test_name_map_overlay(cwb: Cwb, tmp_path: Path) -> None:
 
 
 def test_to_wheel_dispatch_round_trip(cwb: Cwb, wheels: list[Path], tmp_path: Path) -> None:
-    pytest.importorskip("conda_wheel_bridge.to_wheel")
     rc, stdout, _ = cwb("convert", wheels[0], "-o", tmp_path / "conda", "--json")
     assert rc == 0
     package = json.loads(stdout)[0]["outputs"][0]["path"]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import rattler
 
 from tests.support.anaconda_server import FakeAnaconda, iter_requests
 from tests.support.fixture_channel import make_channel
@@ -44,7 +45,6 @@ def _publish(cwb: Cwb, fake: FakeAnaconda, channel: Path, *extra: str) -> tuple[
 @pytest.mark.slow
 def test_publish_then_rattler_and_pip_install_what_was_published(
         cwb: Cwb, fake: FakeAnaconda, channel: Path, tmp_path: Path, fixtures_dir: Path) -> None:
-    rattler = pytest.importorskip("rattler")
     from tests.support.pyprefix import make_python_package, prefix_python
 
     six = fixtures_dir / "wheels" / "six-1.17.0-py2.py3-none-any.whl"

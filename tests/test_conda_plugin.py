@@ -7,7 +7,6 @@ conda call is a real ``python -m conda`` process, isolated from the user's confi
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -37,12 +36,6 @@ pytestmark = [
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 PY_FULL = ".".join(map(str, sys.version_info[:3]))
-
-
-def _needs_cli(*commands: str) -> None:
-    for command in commands:
-        if importlib.util.find_spec(f"conda_wheel_bridge.cli.{command}") is None:
-            pytest.skip(f"`cwb {command}` has not landed yet (conda_wheel_bridge/cli/{command}.py)")
 
 
 @pytest.fixture
@@ -170,7 +163,6 @@ VARIANTS: dict[str, dict[str, list[str]]] = {
 
 def make_variant_channel(root: Path, env: dict[str, str], labels: tuple[str, ...]) -> Path:
     """``varpkg 1.0`` in the given variants, converted and indexed by ``conda cwb``."""
-    _needs_cli("convert", "index")
     wheels = [
         make_wheel(root / "wheels", "varpkg", "1.0", variant_label=label,
                    variant=_variant_json(label, VARIANTS[label]))
@@ -250,7 +242,6 @@ def test_conda_cwb_is_the_cwb_command(conda_env: dict[str, str]) -> None:
 def test_conda_cwb_reports_bad_input_in_one_line(
     tmp_path: Path, conda_env: dict[str, str]
 ) -> None:
-    _needs_cli("convert")
     bad = tmp_path / "bad-1.0-py3-none-any.whl"
     bad.write_bytes(b"not a zip")
     proc = run_conda(conda_env, "cwb", "convert", str(bad), "-o", str(tmp_path / "out"),
@@ -262,7 +253,6 @@ def test_conda_cwb_reports_bad_input_in_one_line(
 
 
 def test_conda_cwb_detect_runs(conda_env: dict[str, str]) -> None:
-    _needs_cli("detect")
     proc = run_conda(conda_env, "cwb", "detect", "--json",
                      extra={"CONDA_OVERRIDE_CUDA": "12.8", "CONDA_OVERRIDE_CUDA_ARCH": "9.0"})
     assert "__cuda" in proc.stdout and "12.8" in proc.stdout
@@ -343,7 +333,6 @@ def _python_in(prefix: Path, code: str) -> str:
 
 
 def test_converted_package_installs_and_imports(tmp_path: Path, conda_env: dict[str, str]) -> None:
-    _needs_cli("convert", "index")
     wheel = make_wheel(tmp_path / "wheels", "demo-pkg", "2.5",
                        entry_points={"console_scripts": {"demo-pkg": "demo_pkg:__init__"}})
     channel = tmp_path / "channel"
@@ -388,7 +377,6 @@ UnlinkLinkTransaction(setup).execute()
 def test_conda_installs_a_raw_wheel_from_v3_whl_records_through_the_extractor(
     tmp_path: Path, conda_env: dict[str, str]
 ) -> None:
-    _needs_cli("index")
     from conda.base.context import context
 
     if not hasattr(context.plugin_manager, "get_package_extractors"):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import archspec.cpu
 import pytest
+import rattler
+from rattler.package.build_string import BuildString
 
 from conda_wheel_bridge.errors import MappingError
 from conda_wheel_bridge.mapping import cpu
-
-rattler = pytest.importorskip("rattler")
-from rattler.package.build_string import BuildString  # noqa: E402
 
 X86 = sorted(t.name for t in archspec.cpu.TARGETS.values() if t.family.name == "x86_64")
 ARM = sorted(t.name for t in archspec.cpu.TARGETS.values() if t.family.name == "aarch64")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rattler
 
 from conda_wheel_bridge import host
 from conda_wheel_bridge.errors import CwbError
@@ -214,7 +215,6 @@ def test_matches_the_real_nvidia_provider(
 
 
 def test_this_host_agrees_with_py_rattler(monkeypatch: pytest.MonkeyPatch) -> None:
-    rattler = pytest.importorskip("rattler")
     overrides = {
         "CONDA_OVERRIDE_GLIBC": "2.28",
         "CONDA_OVERRIDE_ARCHSPEC": "skylake",

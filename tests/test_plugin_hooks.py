@@ -8,10 +8,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conda_package_streaming.extract import extract
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conda_wheel_bridge import __version__, plugin_hooks
+from conda_wheel_bridge import __version__, convert, plugin_hooks
 from conda_wheel_bridge.errors import CwbError, MappingError
 from conda_wheel_bridge.model import VirtualPackage
 
@@ -249,12 +250,6 @@ def test_report_goes_to_the_given_stream_prefixed() -> None:
 # --- .whl extractor ----------------------------------------------------------------------
 
 
-def _convert_module() -> object:
-    return pytest.importorskip(
-        "conda_wheel_bridge.convert", reason="conda_wheel_bridge.convert has not landed yet"
-    )
-
-
 def _tree(root: Path) -> dict[str, bytes]:
     files = sorted(p for p in root.rglob("*") if p.is_file())
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in files}
@@ -262,14 +257,11 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("tag", ["py3-none-any", "cp311-cp311-manylinux_2_17_x86_64"])
 def test_wheel_is_laid_out_as_cwb_convert_lays_it_out(tmp_path: Path, tag: str) -> None:
-    convert = _convert_module()
-    from conda_package_streaming.extract import extract
-
     wheel = make_wheel(tmp_path / "in", "demo-pkg", "1.2", tag=tag,
                        entry_points={"console_scripts": {"demo": "demo_pkg:main"}})
     plugin_hooks.extract_wheel(wheel, tmp_path / "by-plugin")
 
-    convert.wheel_to_conda(wheel, tmp_path / "channel")  # type: ignore[attr-defined]
+    convert.wheel_to_conda(wheel, tmp_path / "channel")
     (package,) = [p for p in (tmp_path / "channel").rglob("*") if p.name.endswith(".conda")]
     extract(str(package), dest_dir=str(tmp_path / "by-convert"))
 
@@ -282,7 +274,6 @@ def test_wheel_is_laid_out_as_cwb_convert_lays_it_out(tmp_path: Path, tag: str) 
 
 
 def test_platform_wheel_for_another_platform_is_refused(tmp_path: Path) -> None:
-    _convert_module()
     wheel = make_wheel(tmp_path, "native", "1.0", tag="cp311-cp311-win_amd64")
     with pytest.raises(CwbError) as info:
         plugin_hooks.extract_wheel(wheel, tmp_path / "dest", subdir="linux-64")
@@ -291,7 +282,6 @@ def test_platform_wheel_for_another_platform_is_refused(tmp_path: Path) -> None:
 
 
 def test_pure_wheel_is_noarch_whatever_the_platform(tmp_path: Path) -> None:
-    _convert_module()
     wheel = make_wheel(tmp_path, "pure", "1.0")
     plugin_hooks.extract_wheel(wheel, tmp_path / "dest", subdir="osx-arm64")
     index = json.loads((tmp_path / "dest" / "info" / "index.json").read_text())
@@ -299,7 +289,6 @@ def test_pure_wheel_is_noarch_whatever_the_platform(tmp_path: Path) -> None:
 
 
 def test_universal2_wheel_is_laid_out_for_the_requested_mac(tmp_path: Path) -> None:
-    _convert_module()
     wheel = make_wheel(tmp_path, "fat", "1.0", tag="cp311-cp311-macosx_11_0_universal2")
     for subdir in ("osx-64", "osx-arm64"):
         plugin_hooks.extract_wheel(wheel, tmp_path / subdir, subdir=subdir)
@@ -308,7 +297,6 @@ def test_universal2_wheel_is_laid_out_for_the_requested_mac(tmp_path: Path) -> N
 
 
 def test_bad_wheel_is_one_clear_error_and_no_destination(tmp_path: Path) -> None:
-    _convert_module()
     wheel = make_wheel(tmp_path, "demo", "1.0")
     truncated = tmp_path / "broken-1.0-py3-none-any.whl"
     truncated.write_bytes(wheel.read_bytes()[:200])
@@ -319,7 +307,6 @@ def test_bad_wheel_is_one_clear_error_and_no_destination(tmp_path: Path) -> None
 
 
 def test_wheel_with_no_package_inside_is_refused(tmp_path: Path) -> None:
-    _convert_module()
     not_a_zip = tmp_path / "nothing-1.0-py3-none-any.whl"
     with zipfile.ZipFile(not_a_zip, "w"):
         pass

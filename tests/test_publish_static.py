@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import rattler
 import zstandard
 
 from conda_wheel_bridge.channel.index import index_channel
@@ -125,7 +126,6 @@ def test_destinations(channel: Path, tmp_path: Path) -> None:
 
 
 def test_rattler_installs_from_the_published_static_channel(channel: Path, tmp_path: Path) -> None:
-    rattler = pytest.importorskip("rattler")
     dest = tmp_path / "static"
     publish_static(channel, dest)
 

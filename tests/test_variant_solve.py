@@ -20,21 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rattler
+import variantlib.api as variantlib_api
+from conda_package_streaming import package_streaming as conda_streaming
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from variantlib.models.variant import VariantDescription as VLDesc
+from variantlib.models.variant import VariantProperty as VLProp
+from variantlib.models.variant_info import ProviderInfo, VariantInfo
+from variantlib.resolver.lib import sort_and_filter_supported_variants
 
-from conda_wheel_bridge import host
+from conda_wheel_bridge import convert, host
 from conda_wheel_bridge.mapping import cpu, variants
 
 from tests.support.wheelmaker import make_wheel
-
-rattler = pytest.importorskip("rattler")
-conda_streaming = pytest.importorskip("conda_package_streaming.package_streaming")
-variantlib_api = pytest.importorskip("variantlib.api")
-from variantlib.models.variant import VariantDescription as VLDesc  # noqa: E402
-from variantlib.models.variant import VariantProperty as VLProp  # noqa: E402
-from variantlib.models.variant_info import ProviderInfo, VariantInfo  # noqa: E402
-from variantlib.resolver.lib import sort_and_filter_supported_variants  # noqa: E402
 
 PACKAGE = "vpkg"
 NAMESPACES = ["nvidia", "x86_64"]
@@ -126,7 +125,6 @@ def _stub(record: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    convert = pytest.importorskip("conda_wheel_bridge.convert")
     wheels = tmp_path_factory.mktemp("wheels")
     out = tmp_path_factory.mktemp("channel")
     info = _variant_info()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import rattler
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rattler.package.build_string import BuildString
 
 from conda_wheel_bridge import host
 from conda_wheel_bridge.errors import MappingError
@@ -105,9 +107,6 @@ def _variant(draw: st.DrawFn) -> tuple[VariantProperty, ...]:
 
 
 def _conda_ok(depends: tuple[str, ...], cuda: str | None, cc: str, microarch: str) -> bool:
-    rattler = pytest.importorskip("rattler")
-    from rattler.package.build_string import BuildString
-
     for spec in depends:
         name = spec.split()[0]
         if name == "_x86_64-microarch-level":

@@ -9,18 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rattler
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rattler.package.build_string import BuildString
+from variantlib.variant_dist_info import VariantDistInfo
+from variantlib.variants_json import VariantsJson
 
 from conda_wheel_bridge import host
 from conda_wheel_bridge.errors import BadMetadata, MappingError
 from conda_wheel_bridge.mapping import cpu, variants
 from conda_wheel_bridge.model import VariantProperty
-
-rattler = pytest.importorskip("rattler")
-from rattler.package.build_string import BuildString  # noqa: E402
-from variantlib.variant_dist_info import VariantDistInfo  # noqa: E402
-from variantlib.variants_json import VariantsJson  # noqa: E402
 
 INDEX_FILES = [
     "test_package-0-variants.json",
