@@ -6,14 +6,10 @@ conda call is a real ``python -m conda`` process, isolated from the user's confi
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ import pytest
 from conda_wheel_bridge import __version__, plugin_hooks
 from conda_wheel_bridge.model import VirtualPackage
 
+from tests.support.pyprefix import make_python_package
 from tests.support.wheelmaker import make_wheel
 
 conda = pytest.importorskip("conda", reason="conda is not importable here (it is not on PyPI)")
@@ -35,7 +32,6 @@ pytestmark = [
 ]
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
-PY_FULL = ".".join(map(str, sys.version_info[:3]))
 
 
 @pytest.fixture
@@ -78,66 +74,11 @@ def run_conda(
 
 
 def _subdir() -> str:
+    """conda's own subdir; the ``python`` package is tests/support/pyprefix.py's, as .tar.bz2 (the
+    v3.whl install below reads it from repodata's ``packages``)."""
     from conda.base.context import context
 
     return str(context.subdir)
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes = b"", link: str | None = None) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime = int(time.time())
-    if link is not None:
-        info.type, info.linkname = tarfile.SYMTYPE, link
-        tar.addfile(info)
-    else:
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
-
-
-def _package(path: Path, index: dict[str, Any], files: Mapping[str, bytes | str]) -> Path:
-    """A real conda v1 package (``.tar.bz2``): ``str`` values are symlink targets."""
-    entries = []
-    for name, value in files.items():
-        if isinstance(value, str):
-            digest = hashlib.sha256(value.encode()).hexdigest()
-            entries.append({"_path": name, "path_type": "softlink", "sha256": digest,
-                            "size_in_bytes": 0})
-        else:
-            entries.append({"_path": name, "path_type": "hardlink",
-                            "sha256": hashlib.sha256(value).hexdigest(),
-                            "size_in_bytes": len(value)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:bz2") as tar:
-        _add(tar, "info/index.json", json.dumps(index).encode())
-        _add(tar, "info/paths.json", json.dumps({"paths": entries, "paths_version": 1}).encode())
-        _add(tar, "info/files", "".join(f"{n}\n" for n in files).encode())
-        for name, value in files.items():
-            if isinstance(value, str):
-                _add(tar, name, link=value)
-            else:
-                _add(tar, name, value)
-    return path
-
-
-def add_python(channel: Path) -> None:
-    """``python`` = a virtual environment of the running interpreter; ``python_abi`` beside it."""
-    subdir = _subdir()
-    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
-    common = {"build_number": 0, "depends": [], "subdir": subdir, "license": "PSF-2.0",
-              "timestamp": int(time.time() * 1000)}
-    pyvenv = f"home = {base.parent}\ninclude-system-site-packages = false\nversion = {PY_FULL}\n"
-    _package(
-        channel / subdir / f"python-{PY_FULL}-0_cwbtest.tar.bz2",
-        {"name": "python", "version": PY_FULL, "build": "0_cwbtest", **common},
-        {"bin/python": str(base), f"bin/python{PY}": str(base), "pyvenv.cfg": pyvenv.encode(),
-         f"lib/python{PY}/site-packages/.cwbtest": b""},
-    )
-    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    _package(
-        channel / subdir / f"python_abi-{PY}-0_{tag}.tar.bz2",
-        {"name": "python_abi", "version": PY, "build": f"0_{tag}", **common},
-        {},
-    )
 
 
 def _variant_json(label: str, properties: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -169,7 +110,7 @@ def make_variant_channel(root: Path, env: dict[str, str], labels: tuple[str, ...
         for label in labels
     ]
     channel = root / "channel"
-    add_python(channel)
+    make_python_package(channel, fmt="tar.bz2", subdir=_subdir())
     run_conda(env, "cwb", "convert", *map(str, wheels), "-o", str(channel))
     run_conda(env, "cwb", "index", str(channel))
     return channel
@@ -336,7 +277,7 @@ def test_converted_package_installs_and_imports(tmp_path: Path, conda_env: dict[
     wheel = make_wheel(tmp_path / "wheels", "demo-pkg", "2.5",
                        entry_points={"console_scripts": {"demo-pkg": "demo_pkg:__init__"}})
     channel = tmp_path / "channel"
-    add_python(channel)
+    make_python_package(channel, fmt="tar.bz2", subdir=_subdir())
     run_conda(conda_env, "cwb", "convert", str(wheel), "-o", str(channel))
     run_conda(conda_env, "cwb", "index", str(channel))
     prefix = tmp_path / "env"
@@ -383,7 +324,7 @@ def test_conda_installs_a_raw_wheel_from_v3_whl_records_through_the_extractor(
         pytest.skip(f"conda {conda.__version__} has no package extractor hook")
     channel = tmp_path / "channel"
     wheel = make_wheel(channel / "noarch", "rawpkg", "3.1", requires_python=">=3.8")
-    add_python(channel)
+    make_python_package(channel, fmt="tar.bz2", subdir=_subdir())
     run_conda(conda_env, "cwb", "index", str(channel))
     (record,) = json.loads((channel / "noarch" / "repodata.json").read_text())["v3"]["whl"].values()
     assert record["fn"] == wheel.name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from conda_wheel_bridge.condasource import is_conda_package, iter_payload, read_conda_info
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
 
-from tests.support.condamaker import Member, file_member, link_member, paths_json, tar_bytes
+from tests.support.condamaker import Member, file_member, link_member, paths_json, write_package
 
 INDEX = {"name": "pkg", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch",
          "depends": []}
@@ -22,29 +21,18 @@ INDEX = {"name": "pkg", "version": "1.0", "build": "0", "build_number": 0, "subd
 def _make_tar_bz2(tmp_path: Path, payload: list[Member],
                   *, paths: bytes | None, index: Mapping[str, object] = INDEX,
                   name: str = "pkg-1.0-0.tar.bz2") -> Path:
-    import bz2
-
     info: list[Member] = [
         file_member("info/index.json", json.dumps(index).encode())]
     if paths is not None:
         info.append(file_member("info/paths.json", paths))
-    path = tmp_path / name
-    path.write_bytes(bz2.compress(tar_bytes(info + payload)))
-    return path
+    return write_package(tmp_path / name, info, payload)
 
 
 def _make_conda(tmp_path: Path, files: Mapping[str, bytes], *, stem: str = "pkg-1.0-0") -> Path:
-    from backports import zstd  # conda-package-streaming's own zstd on Python < 3.14
-
-    info = tar_bytes([file_member("info/index.json", json.dumps(INDEX).encode()),
-                       file_member("info/paths.json", paths_json(files))])
-    pkg = tar_bytes([file_member(k, v) for k, v in files.items()])
-    path = tmp_path / f"{stem}.conda"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
-        zf.writestr(f"pkg-{stem}.tar.zst", zstd.compress(pkg))
-        zf.writestr(f"info-{stem}.tar.zst", zstd.compress(info))
-    return path
+    info = [file_member("info/index.json", json.dumps(INDEX).encode()),
+            file_member("info/paths.json", paths_json(files))]
+    payload: list[Member] = [file_member(k, v) for k, v in files.items()]
+    return write_package(tmp_path / f"{stem}.conda", info, payload)
 
 
 # --- real fixtures -------------------------------------------------------------------------------
@@ -210,10 +198,7 @@ def test_garbage_conda_is_refused(tmp_path: Path) -> None:
 
 
 def test_missing_index_json_is_bad_metadata(tmp_path: Path) -> None:
-    import bz2
-
-    package = tmp_path / "pkg-1.0-0.tar.bz2"
-    package.write_bytes(bz2.compress(tar_bytes([file_member("lib/a", b"a")])))
+    package = write_package(tmp_path / "pkg-1.0-0.tar.bz2", [], [file_member("lib/a", b"a")])
     with pytest.raises(BadMetadata, match=r"info/index.json is missing"):
         read_conda_info(package)
 

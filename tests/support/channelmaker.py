@@ -6,28 +6,16 @@ Each is a valid ``.conda`` (metadata.json, ``info-*.tar.zst`` with index.json an
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import tarfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import zstandard
+from tests.support.condamaker import file_member, paths_json, write_package
 
 __all__ = ["make_conda_package", "make_variant_packages"]
 
-
-def _tar(files: Mapping[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+_MTIME = 1_700_000_000
 
 
 def make_conda_package(
@@ -53,24 +41,17 @@ def make_conda_package(
     if noarch:
         index["noarch"] = noarch
     index.update(extra_index or {})
-    paths = {"paths": [{"_path": p, "path_type": "hardlink",
-                        "sha256": hashlib.sha256(d).hexdigest(), "size_in_bytes": len(d)}
-                       for p, d in payload.items()], "paths_version": 1}
     info = {"info/index.json": json.dumps(index).encode(),
-            "info/paths.json": json.dumps(paths).encode(),
+            "info/paths.json": paths_json(payload),
             "info/files": "".join(f"{p}\n" for p in payload).encode()}
     if noarch == "python":
         info["info/link.json"] = json.dumps({"noarch": {"type": "python"},
                                              "package_metadata_version": 1}).encode()
-    stem = f"{name}-{version}-{build}"
-    out = channel / subdir / f"{stem}.conda"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cctx = zstandard.ZstdCompressor(level=3)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
-        zf.writestr(f"info-{stem}.tar.zst", cctx.compress(_tar(info)))
-        zf.writestr(f"pkg-{stem}.tar.zst", cctx.compress(_tar(payload)))
-    return out
+    return write_package(
+        channel / subdir / f"{name}-{version}-{build}.conda",
+        [file_member(n, d, mtime=_MTIME) for n, d in info.items()],
+        [file_member(n, d, mtime=_MTIME) for n, d in payload.items()],
+    )
 
 
 def make_variant_packages(channel: Path, name: str = "gpukit", version: str = "1.0"

@@ -1,7 +1,8 @@
 """Build small conda packages for tests (``.tar.bz2`` or ``.conda``), real in every byte.
 
 ``info/paths.json`` is computed from the payload (so hashes match unless a test overrides them);
-any member, link or listing can be made hostile on purpose.
+any member, link or listing can be made hostile on purpose. :func:`write_package` is the one
+archive writer every test helper (channelmaker, pyprefix, the conda plugin tests) goes through.
 """
 
 from __future__ import annotations
@@ -15,6 +16,18 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import zstandard
+
+__all__ = [
+    "Member",
+    "file_member",
+    "link_member",
+    "make_conda_package",
+    "paths_json",
+    "tar_bytes",
+    "write_package",
+]
 
 Member = tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]
 
@@ -32,9 +45,11 @@ def tar_bytes(members: Sequence[Member]) -> bytes:
     return buf.getvalue()
 
 
-def file_member(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
+def file_member(
+    name: str, data: bytes, mode: int = 0o644, mtime: int = 0
+) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
-    info.mode = mode
+    info.mode, info.mtime = mode, mtime
     return info, data
 
 
@@ -92,17 +107,22 @@ def make_conda_package(
     payload: list[Member] = [file_member(k, v, 0o755 if "/bin/" in f"/{k}" else 0o644)
                              for k, v in files.items()]
     payload += [link_member(k, v) for k, v in (links or {}).items()]
-    stem = f"{name}-{version}-{build}"
-    directory.mkdir(parents=True, exist_ok=True)
-    if fmt == "tar.bz2":
-        path = directory / f"{stem}.tar.bz2"
-        path.write_bytes(bz2.compress(tar_bytes(info + payload)))
-        return path
-    from backports import zstd  # what conda-package-streaming uses on Python < 3.14
+    return write_package(directory / f"{name}-{version}-{build}.{fmt}", info, payload)
 
-    path = directory / f"{stem}.conda"
-    with zipfile.ZipFile(path, "w") as zf:
+
+def write_package(path: Path, info: Sequence[Member], payload: Sequence[Member]) -> Path:
+    """Write ``path`` as a ``.conda`` (zip of two zstd tars) or ``.tar.bz2`` (one tar, info/ first)
+    from ready-made ``info/`` and payload members; return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.endswith(".tar.bz2"):
+        path.write_bytes(bz2.compress(tar_bytes([*info, *payload])))
+        return path
+    if not path.name.endswith(".conda"):
+        raise ValueError(f"{path.name}: a conda package ends in .conda or .tar.bz2")
+    stem = path.name[: -len(".conda")]
+    cctx = zstandard.ZstdCompressor(level=3)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
-        zf.writestr(f"pkg-{stem}.tar.zst", zstd.compress(tar_bytes(payload)))
-        zf.writestr(f"info-{stem}.tar.zst", zstd.compress(tar_bytes(info)))
+        zf.writestr(f"pkg-{stem}.tar.zst", cctx.compress(tar_bytes(payload)))
+        zf.writestr(f"info-{stem}.tar.zst", cctx.compress(tar_bytes(info)))
     return path

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import os
 import sys
 import sysconfig
 import tarfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import zstandard
+from tests.support.condamaker import Member, file_member, link_member, write_package
 
 __all__ = [
     "current_subdir",
@@ -30,6 +28,8 @@ __all__ = [
     "make_python_package",
     "prefix_python",
 ]
+
+_TIMESTAMP = 1_700_000_000_000
 
 
 def current_subdir() -> str:
@@ -44,107 +44,66 @@ def _abi_tag() -> str:
     return f"cp{sys.version_info[0]}{sys.version_info[1]}{t}"
 
 
-def _tar(members: Sequence[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    info = link_member(name, target)
+    info.mode = 0o755
+    return info
 
 
-def _file(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), mode
-    return info, data
-
-
-def _write_conda(
-    path: Path, index: dict[str, Any], files: Sequence[tuple[tarfile.TarInfo, bytes | None]]
-) -> Path:
-    """Write a minimal, valid ``.conda`` (index.json, paths.json, the payload)."""
+def _paths_json(payload: Sequence[Member]) -> bytes:
+    """paths.json for ``payload``: files by content, symlinks by their target's text."""
     rows = []
-    for info, data in files:
+    for member in payload:
+        info, data = member if isinstance(member, tuple) else (member, None)
         if info.issym():
-            rows.append(
-                {
-                    "_path": info.name,
-                    "path_type": "softlink",
-                    "sha256": hashlib.sha256(info.linkname.encode()).hexdigest(),
-                    "size_in_bytes": len(info.linkname),
-                }
-            )
+            rows.append({"_path": info.name, "path_type": "softlink",
+                         "sha256": hashlib.sha256(info.linkname.encode()).hexdigest(),
+                         "size_in_bytes": len(info.linkname)})
         else:
             assert data is not None
-            rows.append(
-                {
-                    "_path": info.name,
-                    "path_type": "hardlink",
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size_in_bytes": len(data),
-                }
-            )
-    info_members = [
-        _file("info/index.json", json.dumps(index).encode()),
-        _file("info/paths.json", json.dumps({"paths": rows, "paths_version": 1}).encode()),
-        _file("info/files", "".join(f"{r['_path']}\n" for r in rows).encode()),
+            rows.append({"_path": info.name, "path_type": "hardlink",
+                         "sha256": hashlib.sha256(data).hexdigest(), "size_in_bytes": len(data)})
+    return json.dumps({"paths": rows, "paths_version": 1}).encode()
+
+
+def _write(path: Path, index: dict[str, Any], payload: Sequence[Member]) -> Path:
+    """Write a minimal, valid conda package (index.json, paths.json, files, the payload)."""
+    names = [m[0].name if isinstance(m, tuple) else m.name for m in payload]
+    info = [
+        file_member("info/index.json", json.dumps(index).encode()),
+        file_member("info/paths.json", _paths_json(payload)),
+        file_member("info/files", "".join(f"{n}\n" for n in names).encode()),
     ]
-    stem = path.name[: -len(".conda")]
-    cctx = zstandard.ZstdCompressor(level=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
-        zf.writestr(f"info-{stem}.tar.zst", cctx.compress(_tar(info_members)))
-        zf.writestr(f"pkg-{stem}.tar.zst", cctx.compress(_tar(files)))
-    return path
+    return write_package(path, info, payload)
 
 
-def make_python_package(channel_dir: Path) -> Path:
+def make_python_package(
+    channel_dir: Path, *, fmt: str = "conda", subdir: str | None = None
+) -> Path:
     """Write ``python`` and ``python_abi`` of the running interpreter into ``channel_dir/<subdir>``.
 
-    Returns the path of the ``python`` package.
+    ``fmt`` is ``conda`` or ``tar.bz2``; ``subdir`` defaults to this machine's (py-rattler's
+    answer; conda's own tests pass conda's). Returns the path of the ``python`` package.
     """
-    subdir = current_subdir()
+    if os.name == "nt":  # pragma: no cover - the e2e tests run on POSIX hosts
+        raise NotImplementedError("the fake python package is POSIX-only")
+    subdir = subdir or current_subdir()
     major, minor, micro = sys.version_info[:3]
     version = f"{major}.{minor}.{micro}"
     abi = _abi_tag()
     base = Path(getattr(sys, "_base_executable", sys.executable))
-    files: list[tuple[tarfile.TarInfo, bytes | None]] = []
-    cfg = (
-        f"home = {base.parent}\ninclude-system-site-packages = false\nversion = {version}\n"
-    ).encode()
-    files.append(_file("pyvenv.cfg", cfg))
-    if os.name == "nt":  # pragma: no cover - the e2e tests run on POSIX hosts
-        raise NotImplementedError("the fake python package is POSIX-only")
+    cfg = f"home = {base.parent}\ninclude-system-site-packages = false\nversion = {version}\n"
+    payload: list[Member] = [file_member("pyvenv.cfg", cfg.encode())]
     for name in ("python", "python3", f"python{major}.{minor}"):
-        link = tarfile.TarInfo(f"bin/{name}")
-        link.type = tarfile.SYMTYPE
-        link.linkname = str(base)
-        link.mode = 0o755
-        files.append((link, None))
-    ts = 1_700_000_000_000
-    py_index = {
-        "name": "python",
-        "version": version,
-        "build": f"0_{abi}",
-        "build_number": 0,
-        "depends": [f"python_abi {major}.{minor}.* *_{abi}"],
-        "subdir": subdir,
-        "timestamp": ts,
-        "license": "PSF-2.0",
-    }
-    abi_index = {
-        "name": "python_abi",
-        "version": f"{major}.{minor}",
-        "build": f"0_{abi}",
-        "build_number": 0,
-        "depends": [],
-        "subdir": subdir,
-        "timestamp": ts,
-        "license": "BSD-3-Clause",
-    }
-    _write_conda(channel_dir / subdir / f"python_abi-{major}.{minor}-0_{abi}.conda", abi_index, [])
+        payload.append(_symlink(f"bin/{name}", str(base)))
+    common = {"build": f"0_{abi}", "build_number": 0, "subdir": subdir, "timestamp": _TIMESTAMP}
+    py_index = {"name": "python", "version": version, **common,
+                "depends": [f"python_abi {major}.{minor}.* *_{abi}"], "license": "PSF-2.0"}
+    abi_index = {"name": "python_abi", "version": f"{major}.{minor}", **common, "depends": [],
+                 "license": "BSD-3-Clause"}
+    _write(channel_dir / subdir / f"python_abi-{major}.{minor}-0_{abi}.{fmt}", abi_index, [])
     (channel_dir / "noarch").mkdir(parents=True, exist_ok=True)
-    return _write_conda(channel_dir / subdir / f"python-{version}-0_{abi}.conda", py_index, files)
+    return _write(channel_dir / subdir / f"python-{version}-0_{abi}.{fmt}", py_index, payload)
 
 
 def index_channel(channel_dir: Path) -> None:
