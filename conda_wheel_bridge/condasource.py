@@ -9,7 +9,6 @@ that escape the prefix, links that point outside it, and contents whose hash or 
 from __future__ import annotations
 
 import bz2
-import hashlib
 import io
 import json
 import lzma
@@ -23,6 +22,7 @@ from typing import IO, Any, Literal
 
 from conda_package_streaming.package_streaming import stream_conda_component
 
+from .digest import HashingReader
 from .errors import BadArchive, BadMetadata, CwbError, UnsafePath
 
 __all__ = [
@@ -269,7 +269,7 @@ def _payload_member(
         raw = tar.extractfile(member)
         if raw is None:  # pragma: no cover - isfile() members always have data
             raise BadArchive(source, f"{name}: no data")
-        hashed = _HashingRaw(raw)
+        hashed = HashingReader(raw)
         stream = io.BufferedReader(hashed, _CHUNK)
         yield PayloadMember(name, "file", member.mode, member.size, None, entry, stream)
         hashed.drain()
@@ -289,34 +289,6 @@ def _check(source: Path, name: str, entry: PathEntry | None, digest: str, size: 
     if size is not None and entry.size_in_bytes is not None and entry.size_in_bytes != size:
         raise BadArchive(source, f"{name}: size {size} does not match info/paths.json "
                                  f"({entry.size_in_bytes})")
-
-
-class _HashingRaw(io.RawIOBase):
-    """A raw stream over a tar member that hashes and counts every byte read from it."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        super().__init__()
-        self._raw = raw
-        self._hash = hashlib.sha256()
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self._hash.update(data)
-        self.count += n
-        return n
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
 
 
 def _members(source: Path, component: str) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:

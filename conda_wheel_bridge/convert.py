@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import posixpath
@@ -23,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import __version__
 from .condafile import DEFAULT_ZSTD_LEVEL, FORMATS, conda_writer
+from .digest import HashingReader, sha256_stream
 from .errors import BadArchive, BadMetadata, CwbError, UnsafePath, UnsupportedTag
 from .launchers import (
     PREFIX_PLACEHOLDER,
@@ -164,11 +164,8 @@ def _read_limited(reader: WheelReader, member: WheelMember, limit: int) -> bytes
 
 
 def _hash_member(reader: WheelReader, member: WheelMember) -> str:
-    digest = hashlib.sha256()
     with reader.open(member) as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(fh)
 
 
 def _plan(reader: WheelReader, target: CondaTarget, where: str) -> tuple[list[_Entry], list[str]]:
@@ -442,31 +439,13 @@ def _json(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
-class _Checked(io.RawIOBase):
-    """Stream a wheel member into the tar, hashing it; at the end check size and sha256, and read to
-    EOF so the wheel reader verifies RECORD too."""
-
-    def __init__(self, src: IO[bytes], entry: _Entry, where: str) -> None:
-        super().__init__()
-        self._src, self._entry, self._where = src, entry, where
-        self._hash = hashlib.sha256()
-        self._seen = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._src.read(len(buffer))
-        self._hash.update(data)
-        self._seen += len(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-    def finish(self) -> None:
-        if self._src.read(1):
-            raise BadArchive(self._where, f"{self._entry.path}: more data than its declared size")
-        if self._seen != self._entry.size or self._hash.hexdigest() != self._entry.sha256:
-            raise BadArchive(self._where, f"{self._entry.path}: content does not match RECORD")
+def _check_streamed(src: IO[bytes], hashed: HashingReader, entry: _Entry, where: str) -> None:
+    """After a wheel member streamed into the tar: nothing left over, and size and sha256 as planned
+    (reading ``src`` to EOF lets the wheel reader verify RECORD too)."""
+    if src.read(1):
+        raise BadArchive(where, f"{entry.path}: more data than its declared size")
+    if hashed.count != entry.size or hashed.hexdigest() != entry.sha256:
+        raise BadArchive(where, f"{entry.path}: content does not match RECORD")
 
 
 def _convert_one(
@@ -512,9 +491,9 @@ def _convert_one(
                 continue
             assert e.member is not None
             with reader.open(e.member) as src:
-                checked = _Checked(src, e, where)
-                w.add_file(e.path, checked, e.size, mode=e.mode)  # type: ignore[arg-type]
-                checked.finish()
+                hashed = HashingReader(src)
+                w.add_file(e.path, hashed, e.size, mode=e.mode)  # type: ignore[arg-type]
+                _check_streamed(src, hashed, e, where)
     return ConvertResult(path, target.subdir, index, notes)
 
 

@@ -8,7 +8,6 @@ moment sees either the old channel or the new one, never an index naming a missi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from ..atomic import atomic_output
+from ..digest import sha256_stream
 from ..errors import CwbError
 from .lock import channel_lock
 
@@ -175,8 +175,5 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(fh)
