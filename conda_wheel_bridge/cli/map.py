@@ -253,16 +253,13 @@ def _print(result: dict[str, Any]) -> None:
     if result["kind"] == "platform-tag":
         for target in result["targets"]:
             print(f"  -> conda {target['subdir']}: {', '.join(target['depends'])}")
-    elif result["kind"] == "variant-property":
+    elif result["kind"] in ("variant-property", "requirement"):
         for dep in result["conda"]:
             print(f"  -> conda depends: {dep}")
     elif result["kind"] == "package-name":
         print(f"  -> conda name: {result['conda'][0]}; PyPI name: {result['pypi']}")
         if result["depurl"]:
             print(f"  -> DepURL: {result['depurl']}")
-    elif result["kind"] == "requirement":
-        for dep in result["conda"]:
-            print(f"  -> conda depends: {dep}")
     elif result["kind"] == "conda-spec":
         for req in result["requires_dist"]:
             print(f"  -> Requires-Dist: {req}")
