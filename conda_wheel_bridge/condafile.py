@@ -22,6 +22,7 @@ from typing import IO, BinaryIO
 import zstandard
 
 from .atomic import atomic_output
+from .defaults import DEFAULT_ZSTD_LEVEL, FORMATS
 
 __all__ = [
     "DEFAULT_ZSTD_LEVEL",
@@ -32,10 +33,6 @@ __all__ = [
     "zstd_workers",
 ]
 
-#: zstd level for ``.conda``: level 19 (conda-build's) costs ~20x the CPU for ~12% fewer bytes
-DEFAULT_ZSTD_LEVEL = 10
-#: output formats, by file-name suffix
-FORMATS = {"conda": ".conda", "tar.bz2": ".tar.bz2"}
 _ZIP64_MARGIN = 1 << 20
 _MT_LEVEL = 17
 _MT_MAX_WORKERS = 4

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 
 from .. import __version__
+from ..defaults import DEFAULT_API_URL
 from ..errors import CwbError
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "file_digests",
 ]
 
-DEFAULT_API_URL = "https://api.anaconda.org"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _CHUNK = 1 << 16
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..condafile import DEFAULT_ZSTD_LEVEL, FORMATS
+from ..defaults import DEFAULT_ZSTD_LEVEL, FORMATS
 from ..errors import CwbError
 
 __all__ = ["add_parser", "run"]

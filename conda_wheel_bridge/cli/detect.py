@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from ..host import detect
-
 __all__ = ["add_parser", "run"]
 
 
@@ -29,6 +27,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 0."""
+    from ..host import detect
+
     report = detect(subdir=args.subdir, cuda_timeout=args.cuda_timeout)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))

@@ -14,11 +14,7 @@ import json
 import re
 from typing import Any
 
-from packaging.tags import parse_tag
-
 from ..errors import MappingError, UnsupportedTag
-from ..mapping import variants
-from ..mapping.platform import tags_for_conda, targets_for_wheel
 
 __all__ = ["add_parser", "map_thing", "run"]
 
@@ -70,6 +66,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _losses(props: tuple[Any, ...]) -> list[str]:
+    from ..mapping import variants
+
     seen: dict[str, None] = {}
     for prop in props:
         seen[f"{prop.namespace} :: {prop.feature}: {variants.loss_for(prop)}"] = None
@@ -77,6 +75,8 @@ def _losses(props: tuple[Any, ...]) -> list[str]:
 
 
 def _map_property(thing: str) -> dict[str, Any]:
+    from ..mapping import variants
+
     prop = variants.parse_property(thing)
     depends = variants.conda_for_property(prop)
     return {
@@ -89,6 +89,9 @@ def _map_property(thing: str) -> dict[str, Any]:
 
 
 def _map_conda(thing: str, subdir: str | None) -> dict[str, Any]:
+    from ..mapping import variants
+    from ..mapping.platform import tags_for_conda
+
     name, version, _ = variants.split_spec(thing)
     if name in _PLATFORM_SUBDIR:
         sub = subdir or _PLATFORM_SUBDIR[name]
@@ -119,6 +122,10 @@ def _map_conda(thing: str, subdir: str | None) -> dict[str, Any]:
 
 
 def _map_tag(thing: str) -> dict[str, Any]:
+    from packaging.tags import parse_tag
+
+    from ..mapping.platform import targets_for_wheel
+
     text = thing if thing.count("-") == 2 else f"py3-none-{thing}"
     try:
         tags = parse_tag(text)
@@ -202,6 +209,7 @@ def _map_requirement(thing: str) -> dict[str, Any] | None:
 
 def _map_conda_spec(thing: str) -> dict[str, Any] | None:
     """An ordinary conda MatchSpec with a version or build; None if ``thing`` is not."""
+    from ..mapping import variants
     from ..mapping.external import conda_to_depurl
     from ..mapping.names import load_name_map
     from ..mapping.requirements import conda_depends_to_requires_dist

@@ -11,24 +11,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..channel.anaconda_api import DEFAULT_API_URL, AnacondaClient, AuthError
-from ..channel.publish import (
-    Artifact,
-    Outcome,
-    collect_artifacts,
-    publish_to_anaconda,
-    validate_label,
-    validate_owner,
-)
-from ..channel.publish_static import (
-    StaticCopy,
-    destination_path,
-    publish_static,
-    unindexed_subdirs,
-)
+from ..defaults import DEFAULT_API_URL
 from ..errors import CwbError
+
+if TYPE_CHECKING:  # the library (requests ...) loads in run(), not for the parser
+    from ..channel.publish import Artifact, Outcome
+    from ..channel.publish_static import StaticCopy
 
 __all__ = ["TOKEN_VARIABLE", "add_parser", "run"]
 
@@ -70,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_anaconda(args: argparse.Namespace) -> int:
+    from ..channel.anaconda_api import AnacondaClient, AuthError
+    from ..channel.publish import (
+        Outcome,
+        collect_artifacts,
+        publish_to_anaconda,
+        validate_label,
+        validate_owner,
+    )
+
     owner = validate_owner(args.owner)
     labels = [validate_label(label) for label in args.label] or ["main"]
     artifacts = collect_artifacts(args.channel)
@@ -130,6 +129,8 @@ def _print_anaconda(args: argparse.Namespace, owner: str, labels: list[str],
 
 
 def _run_static(args: argparse.Namespace) -> int:
+    from ..channel.publish_static import destination_path, publish_static, unindexed_subdirs
+
     if args.label or args.force:
         raise CwbError("--to", "--label and --force apply to anaconda.org (--owner) only")
     dest = destination_path(args.to)
