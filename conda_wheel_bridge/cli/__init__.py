@@ -1,14 +1,14 @@
 """The ``cwb`` command: a thin shell that dispatches to one module per subcommand.
 
 Each module in this package defines ``add_parser(subparsers)`` and ``run(args) -> int``; errors
-from the library (:class:`~conda_wheel_bridge.errors.CwbError`) become one line on stderr and exit 1.
+from the library (:class:`~conda_wheel_bridge.errors.CwbError`) become one line on stderr, exit 1.
+Every module is imported to build the parser, so library imports belong in ``run()``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +31,7 @@ COMMANDS = (
 
 
 def build_parser(prog: str = "cwb") -> argparse.ArgumentParser:
-    """Build the argument parser with every available subcommand."""
+    """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog=prog, description="Bridge conda packages and wheels."
     )
@@ -39,10 +39,7 @@ def build_parser(prog: str = "cwb") -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
-        module_name = f"{__name__}.{name.replace('-', '_')}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
         sub = module.add_parser(subparsers)
         sub.set_defaults(_run=module.run)
     return parser
