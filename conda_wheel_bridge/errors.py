@@ -1,7 +1,7 @@
 """Typed errors. Each names the offending file (or value) and the reason, in one line.
 
-The CLI prints ``str(error)`` as ``cwb: error: <file>: <reason>`` and exits non-zero; library callers
-can catch the specific class. Like pypa/packaging, every error is a ``ValueError``.
+The CLI prints ``str(error)`` as ``cwb: error: <file>: <reason>`` and exits non-zero; library
+callers can catch the specific class. Like pypa/packaging, every error is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = [
 
 
 class CwbError(ValueError):
-    """Base class: ``where`` is the file or value at fault, ``reason`` says what is wrong with it."""
+    """Base class: ``where`` is the file or value at fault, ``reason`` says what is wrong."""
 
     def __init__(self, where: str | PathLike[str], reason: str) -> None:
         self.where = str(where)
@@ -37,7 +37,7 @@ class UnsafePath(BadArchive):
 
 
 class BadMetadata(CwbError):
-    """Metadata (METADATA, WHEEL, RECORD, index.json, variant.json ...) that is missing or malformed."""
+    """Metadata (METADATA, WHEEL, RECORD, index.json, variant.json ...), missing or malformed."""
 
 
 class UnsupportedTag(CwbError):
@@ -45,7 +45,7 @@ class UnsupportedTag(CwbError):
 
 
 class MappingError(CwbError):
-    """A variant property, virtual package or DepURL with no counterpart (never dropped silently)."""
+    """A variant property, virtual package or DepURL with no counterpart (never dropped quietly)."""
 
 
 class NameConflict(CwbError):

@@ -59,4 +59,4 @@ def test_recipe_run_requirements_cover_pyproject_dependencies() -> None:
     run_names = {re.split(r"[\s<>=!]", spec, maxsplit=1)[0] for spec in run}
     for dep in _pyproject()["project"]["dependencies"]:
         name = Requirement(dep).name.lower()
-        assert name in run_names, f"{name} is a dependency in pyproject.toml but not a run requirement"
+        assert name in run_names, f"{name} is a pyproject.toml dependency but not a run requirement"

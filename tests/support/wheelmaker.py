@@ -39,13 +39,12 @@ def make_wheel(
     """Write ``{name}-{version}[-{build}]-{tag}[-{label}].whl`` into ``directory`` and return it.
 
     ``files`` maps archive paths to contents; by default one module ``{name}/__init__.py``.
-    ``variant`` is written as ``.dist-info/variant.json`` (the caller supplies the schema generation).
+    ``variant`` is written as ``.dist-info/variant.json`` (the caller picks the schema generation).
     """
     dist = name.replace("-", "_")
     dist_info = f"{dist}-{version}.dist-info"
-    payload: dict[str, bytes] = dict(
-        files if files is not None else {f"{dist}/__init__.py": f'__version__ = "{version}"\n'.encode()}
-    )
+    default = {f"{dist}/__init__.py": f'__version__ = "{version}"\n'.encode()}
+    payload: dict[str, bytes] = dict(files if files is not None else default)
     meta = ["Metadata-Version: 2.4", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
@@ -55,7 +54,8 @@ def make_wheel(
     meta += list(extra_metadata)
     payload[f"{dist_info}/METADATA"] = ("\n".join(meta) + "\n\n").encode()
     interp, abi, plat = tag.split("-")
-    wheel_lines = ["Wheel-Version: 1.0", "Generator: cwb-tests", f"Root-Is-Purelib: {str(plat == 'any').lower()}"]
+    purelib = str(plat == "any").lower()
+    wheel_lines = ["Wheel-Version: 1.0", "Generator: cwb-tests", f"Root-Is-Purelib: {purelib}"]
     for i in interp.split("."):
         for a in abi.split("."):
             for p in plat.split("."):
@@ -74,7 +74,8 @@ def make_wheel(
     record_lines.append(f"{dist_info}/RECORD,,")
     payload[f"{dist_info}/RECORD"] = ("\n".join(record_lines) + "\n").encode()
 
-    parts = [dist, version] + ([build_tag] if build_tag else []) + [tag] + ([variant_label] if variant_label else [])
+    parts = [dist, version, *([build_tag] if build_tag else []), tag]
+    parts += [variant_label] if variant_label else []
     path = Path(directory) / ("-".join(parts) + ".whl")
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
