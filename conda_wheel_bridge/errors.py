@@ -25,7 +25,15 @@ class CwbError(ValueError):
     def __init__(self, where: str | PathLike[str], reason: str) -> None:
         self.where = str(where)
         self.reason = reason
-        super().__init__(f"{self.where}: {reason}")
+        super().__init__(_one_line(f"{self.where}: {reason}"))
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped: names read from a damaged archive may hold a
+    newline, and the message must stay one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class BadArchive(CwbError):

@@ -1,0 +1,26 @@
+"""Errors print as one line ``<where>: <reason>``, whatever bytes a damaged archive put in them."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conda_wheel_bridge.errors import BadArchive, CwbError
+
+
+def test_message_is_where_then_reason() -> None:
+    exc = BadArchive("/tmp/x.whl", "RECORD hash mismatch for x/é.py")
+    assert str(exc) == "/tmp/x.whl: RECORD hash mismatch for x/é.py"
+    assert (exc.where, exc.reason) == ("/tmp/x.whl", "RECORD hash mismatch for x/é.py")
+    assert isinstance(exc, ValueError)
+
+
+def test_a_newline_in_a_member_name_is_escaped_not_printed() -> None:
+    exc = BadArchive("/tmp/x.whl", "several .dist-info directories: de\no-1.0.dist-info")
+    assert str(exc) == "/tmp/x.whl: several .dist-info directories: de\\no-1.0.dist-info"
+    assert exc.reason.endswith("de\no-1.0.dist-info")  # the attribute keeps the real name
+
+
+@given(st.text(), st.text())
+def test_always_one_line(where: str, reason: str) -> None:
+    assert len(str(CwbError(where, reason)).splitlines()) <= 1
