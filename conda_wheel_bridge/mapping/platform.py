@@ -95,6 +95,17 @@ def _version(parts: tuple[int, int]) -> str:
     return f"{parts[0]}.{parts[1]}"
 
 
+def _libc_floor(platform: str) -> tuple[str, str, tuple[int, int]] | None:
+    """``(libc, arch, floor)`` of a manylinux (PEP 600 or legacy) or musllinux tag, else None."""
+    if m := _MANYLINUX.match(platform):
+        return "glibc", m[3], (int(m[1]), int(m[2]))
+    if m := _LEGACY.match(platform):
+        return "glibc", m[2], _LEGACY_MANYLINUX[m[1]]
+    if m := _MUSLLINUX.match(platform):
+        return "musl", m[3], (int(m[1]), int(m[2]))
+    return None
+
+
 def _platforms(tags: Iterable[Tag], where: str, allow_musllinux: bool) -> dict[str, _Platform]:
     """Map every platform tag to its subdir; several tags for one subdir keep the lowest floor."""
     glibc: dict[str, tuple[int, int]] = {}
@@ -105,27 +116,14 @@ def _platforms(tags: Iterable[Tag], where: str, allow_musllinux: bool) -> dict[s
     for platform in sorted({t.platform for t in tags}):
         if platform == "any":
             plain[NOARCH] = None
-        elif m := _MANYLINUX.match(platform):
-            sub = _LINUX_ARCH.get(m[3])
+        elif linux := _libc_floor(platform):
+            libc, arch, floor = linux
+            sub = _LINUX_ARCH.get(arch)
             if sub is None:
                 unknown.append(platform)
                 continue
-            floor = (int(m[1]), int(m[2]))
-            glibc[sub] = min(glibc.get(sub, floor), floor)
-        elif m := _LEGACY.match(platform):
-            sub = _LINUX_ARCH.get(m[2])
-            if sub is None:
-                unknown.append(platform)
-                continue
-            floor = _LEGACY_MANYLINUX[m[1]]
-            glibc[sub] = min(glibc.get(sub, floor), floor)
-        elif m := _MUSLLINUX.match(platform):
-            sub = _LINUX_ARCH.get(m[3])
-            if sub is None:
-                unknown.append(platform)
-                continue
-            floor = (int(m[1]), int(m[2]))
-            musl[sub] = min(musl.get(sub, floor), floor)
+            table = glibc if libc == "glibc" else musl
+            table[sub] = min(table.get(sub, floor), floor)
         elif platform.startswith("linux_") and platform[6:] in _LINUX_ARCH:
             plain.setdefault(_LINUX_ARCH[platform[6:]], None)
         elif m := _MACOSX.match(platform):
