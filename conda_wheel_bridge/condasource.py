@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 
 from conda_package_streaming.package_streaming import stream_conda_component
 
+from .defaults import CONDA_SUFFIXES
 from .digest import HashingReader
 from .errors import BadArchive, BadMetadata, CwbError, UnsafePath
 
@@ -154,7 +155,7 @@ class PayloadMember:
 
 def is_conda_package(path: str | Path) -> bool:
     """Whether ``path`` names a conda archive by its extension."""
-    return str(path).endswith((".conda", ".tar.bz2"))
+    return str(path).endswith(CONDA_SUFFIXES)
 
 
 def read_conda_info(package: str | Path) -> CondaPackage:

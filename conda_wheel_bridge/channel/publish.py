@@ -23,6 +23,7 @@ from conda_package_streaming.package_streaming import stream_conda_info
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..defaults import CONDA_SUFFIXES
 from ..errors import BadArchive, BadMetadata, CwbError
 from .anaconda_api import AnacondaClient, Conflict, NotFound, file_digests
 
@@ -45,7 +46,6 @@ _CONDA_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_.-]*$")
 _CONDA_VERSION_RE = re.compile(r"^[A-Za-z0-9_.+!]+$")
 _CONDA_BUILD_RE = re.compile(r"^[A-Za-z0-9_.+]+$")
 _SUBDIR_RE = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
-_CONDA_EXTS = (".conda", ".tar.bz2")
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def collect_artifacts(channel: Path) -> list[Artifact]:
         raise CwbError(channel, "not a channel directory")
     found: dict[str, Artifact] = {}
     for path in _channel_files(channel):
-        artifact = _read_conda(path) if path.name.endswith(_CONDA_EXTS) else _read_wheel(path)
+        artifact = _read_conda(path) if path.name.endswith(CONDA_SUFFIXES) else _read_wheel(path)
         previous = found.get(artifact.basename)
         if previous is not None:
             if previous.path.stat().st_size != path.stat().st_size:
@@ -111,7 +111,7 @@ def _channel_files(channel: Path) -> Iterable[Path]:
     for sub in sorted(channel.iterdir()):
         if sub.is_dir() and _SUBDIR_RE.match(sub.name):
             for path in sorted(sub.iterdir()):
-                if path.is_file() and path.name.endswith((*_CONDA_EXTS, ".whl")):
+                if path.is_file() and path.name.endswith((*CONDA_SUFFIXES, ".whl")):
                     yield path
     for folder, pattern in ((channel / "wheels", "*.whl"), (channel / "simple", "*/*.whl")):
         if folder.is_dir():  # wheels exported by ``cwb index``; wheels placed beside the pages

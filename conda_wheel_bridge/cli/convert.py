@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..defaults import DEFAULT_ZSTD_LEVEL, FORMATS
+from ..defaults import CONDA_SUFFIXES, DEFAULT_ZSTD_LEVEL, FORMATS
 from ..errors import CwbError
 
 __all__ = ["add_parser", "run"]
-
-_CONDA_SUFFIXES = (".conda", ".tar.bz2")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -155,7 +153,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
 def _direction(inputs: list[str], to: str | None) -> str:
     for item in inputs:
         is_wheel = item.endswith(".whl")
-        is_conda = item.endswith(_CONDA_SUFFIXES)
+        is_conda = item.endswith(CONDA_SUFFIXES)
         if not (is_wheel or is_conda):
             raise CwbError(item, "not a wheel (.whl) or conda package (.conda, .tar.bz2)")
         if not Path(item).is_file():
