@@ -9,7 +9,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("convert",)
+BENCHMARKS = ("convert", "index")
 
 
 def main() -> int:
