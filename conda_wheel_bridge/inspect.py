@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pkginfo
+
 from .condameta import header_mapping
 from .condasource import is_conda_package, read_conda_info
 from .errors import BadArchive, CwbError
@@ -41,21 +43,24 @@ def _inspect_wheel(source: Path, names: NameMap) -> dict[str, Any]:
 
     with open_wheel(source) as reader:
         info = reader.info
-        meta = header_mapping(info.metadata_bytes)
+    meta = _core_metadata(info.metadata_bytes)
     wheel = {
-        "name": _first(meta, "name"),
+        "name": meta.name,
         "version": info.version,
         "build": info.filename.build,
         "tags": sorted(str(t) for t in info.filename.tags),
         "variant_label": info.filename.variant_label,
-        "metadata_version": _first(meta, "metadata-version"),
-        "summary": _first(meta, "summary"),
-        "license": info.license_expression or _first(meta, "license"),
+        "metadata_version": meta.metadata_version,
+        "summary": meta.summary,
+        "license": info.license_expression or meta.license,
         "requires_python": info.requires_python,
         "requires_dist": info.requires_dist,
-        "requires_external": meta.get("requires-external", []) + meta.get(
-            "requires-external-dep", []),
-        "provides_extra": meta.get("provides-extra", []),
+        "requires_external": [
+            *meta.requires_external,
+            # PEP 725's field is newer than the metadata versions pkginfo knows
+            *header_mapping(info.metadata_bytes).get("requires-external-dep", []),
+        ],
+        "provides_extra": list(meta.provides_extras),
         "entry_points": {g: dict(e) for g, e in info.entry_points.items()},
         "variant": _variant_of_wheel(info.variant_json, info.filename.variant_label),
     }
@@ -138,25 +143,28 @@ def _wheel_side_of_conda(info: Any, metadata: bytes) -> dict[str, Any]:
     from .mapping.platform import tags_for_conda
     from .mapping.variants import variant_properties_for_conda
 
-    meta = header_mapping(metadata)
+    meta = _core_metadata(metadata)
     return {
-        "name": _first(meta, "name"),
-        "version": _first(meta, "version"),
+        "name": meta.name,
+        "version": meta.version,
         "tags": [str(t) for t in tags_for_conda(info.subdir, info.depends)],
-        "metadata_version": _first(meta, "metadata-version"),
-        "summary": _first(meta, "summary"),
-        "license": _first(meta, "license-expression") or _first(meta, "license"),
-        "requires_python": _first(meta, "requires-python"),
-        "requires_dist": meta.get("requires-dist", []),
-        "requires_external": meta.get("requires-external", []),
-        "provides_extra": meta.get("provides-extra", []),
+        "metadata_version": meta.metadata_version,
+        "summary": meta.summary,
+        "license": meta.license_expression or meta.license,
+        "requires_python": meta.requires_python,
+        "requires_dist": list(meta.requires_dist),
+        "requires_external": list(meta.requires_external),
+        "provides_extra": list(meta.provides_extras),
         "variant_properties": [str(p) for p in variant_properties_for_conda(info.depends)],
     }
 
 
-def _first(meta: Mapping[str, list[str]], key: str) -> str | None:
-    values = meta.get(key)
-    return values[0].strip() if values else None
+def _core_metadata(data: bytes) -> pkginfo.Distribution:
+    """Core metadata fields, read leniently (any Metadata-Version from 1.0 on) for reporting:
+    inspect shows what a document says, where the converters parse strictly what they write."""
+    meta = pkginfo.Distribution()
+    meta.parse(data)
+    return meta
 
 
 def format_text(report: Mapping[str, Any]) -> str:

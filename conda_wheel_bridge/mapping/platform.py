@@ -414,4 +414,6 @@ def tags_for_conda(subdir: str, depends: Iterable[str]) -> list[Tag]:
             and subdir != NOARCH
         ):
             interp = abi = f"cp{low[0]}{low[1]}"
+    if abi.startswith("cp3") and abi[3:].isdigit() and int(abi[3:]) <= 7:
+        abi += "m"  # CPython 3.7 and older built with pymalloc carry the "m" ABI flag
     return [Tag(interp, abi, plat) for plat in platforms]
