@@ -25,15 +25,19 @@ class CwbError(ValueError):
     def __init__(self, where: str | PathLike[str], reason: str) -> None:
         self.where = str(where)
         self.reason = reason
-        super().__init__(_one_line(f"{self.where}: {reason}"))
+        super().__init__(f"{self.where}: {_one_line(reason)}")
 
 
-def _one_line(text: str) -> str:
-    """``text`` with control characters escaped: names read from a damaged archive may hold a
-    newline, and the message must stay one line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+#: what :meth:`str.splitlines` splits on
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _one_line(reason: str) -> str:
+    """``reason`` with line breaks escaped: it may quote names read from a damaged archive, and
+    the message must stay one line (``where``, the file the caller named, is kept as given)."""
+    if _LINE_BREAKS.isdisjoint(reason):
+        return reason
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in reason)
 
 
 class BadArchive(CwbError):

@@ -22,5 +22,7 @@ def test_a_newline_in_a_member_name_is_escaped_not_printed() -> None:
 
 
 @given(st.text(), st.text())
-def test_always_one_line(where: str, reason: str) -> None:
-    assert len(str(CwbError(where, reason)).splitlines()) <= 1
+def test_reason_never_breaks_the_line_and_where_is_kept(where: str, reason: str) -> None:
+    message = str(CwbError(where, reason))
+    assert message.startswith(f"{where}: ")
+    assert len(message[len(where):].splitlines()) == 1
