@@ -8,7 +8,6 @@ retried with exponential backoff on 5xx answers and on connection errors.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ import requests
 from .. import __version__
 from ..defaults import DEFAULT_API_URL
 from ..errors import CwbError
+from .artifact import file_hashes
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -78,15 +78,8 @@ def _error_class(status: int) -> type[AnacondaError]:
 
 def file_digests(path: Path) -> tuple[str, str, int]:
     """Stream ``path`` once: ``(sha256 hex, md5 base64, size)``, what stage and storage need."""
-    sha = hashlib.sha256()
-    md5 = hashlib.md5()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            sha.update(chunk)
-            md5.update(chunk)
-            size += len(chunk)
-    return sha.hexdigest(), base64.b64encode(md5.digest()).decode("ascii"), size
+    md5, sha, size = file_hashes(path)
+    return sha, base64.b64encode(bytes.fromhex(md5)).decode("ascii"), size
 
 
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
