@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-#: subcommand modules whose library imports live in ``run()``
-LIGHT_COMMANDS = ("convert", "detect", "inspect", "map", "publish")
+from conda_wheel_bridge.cli import COMMANDS
+
 #: what a parser must not load: the solver, the network stack, archive codecs, providers
 HEAVY = ("rattler", "requests", "zstandard", "conda_package_streaming", "variantlib", "archspec")
 
@@ -27,7 +27,7 @@ print(json.dumps(sorted(m for m in sys.argv[2:] if m in sys.modules)))
 """
 
 
-@pytest.mark.parametrize("command", LIGHT_COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_registering_a_subcommand_imports_no_heavy_library(command: str) -> None:
     proc = subprocess.run([sys.executable, "-c", _PROBE, command, *HEAVY],
                           capture_output=True, text=True, check=True)
@@ -39,3 +39,12 @@ def test_the_probe_sees_a_heavy_import() -> None:
     code = "import sys, conda_wheel_bridge.condafile; print('zstandard' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "True"
+
+
+def test_cwb_help_loads_no_heavy_library() -> None:
+    """The whole parser, every subcommand registered: ``cwb --help`` stays light."""
+    code = ("import json, sys; from conda_wheel_bridge.cli import build_parser; "
+            "build_parser().format_help(); "
+            f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == []

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from ..channel.index import index_channel
-
 __all__ = ["add_parser", "run"]
 
 
@@ -35,6 +33,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..channel.index import index_channel
+
     """Index the channel and print a one-line summary (plus what was left out, and why)."""
     report = index_channel(args.channel, simple=not args.no_simple,
                            export_wheels=not args.no_export, jobs=args.jobs,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..channel.serve import make_server
-
 __all__ = ["add_parser", "run"]
 
 
@@ -25,6 +23,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..channel.serve import make_server
+
     """Serve until interrupted; the first line printed names the URL."""
     server = make_server(args.channel, args.host, args.port, quiet=not args.verbose)
     print(f"serving {args.channel} at {server.url} (pip/uv: {server.url}simple/)", flush=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..solve import SolveResult, parse_virtual, solve
+if TYPE_CHECKING:
+    from ..solve import SolveResult
 
 __all__ = ["add_parser", "run"]
 
@@ -35,6 +36,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..solve import parse_virtual, solve
+
     """Solve, print the chosen records (and explanations); exit 1 when there is no solution."""
     virtual = [parse_virtual(v) for v in args.virtual]
     use_host = False if args.no_host else None
