@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_output", "atomic_write_bytes"]
+__all__ = ["atomic_output", "atomic_write_bytes", "write_if_changed"]
 
 
 @contextlib.contextmanager
@@ -49,3 +49,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_output(path) as fh:
         fh.write(data)
+
+
+def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically unless it already holds exactly that; True if written.
+
+    Unchanged files keep their mtime, so HTTP caches (ETag, If-Modified-Since) stay valid.
+    """
+    target = Path(path)
+    try:
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(target, data)
+    return True

@@ -10,13 +10,13 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import venv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import rattler
+from uv import find_uv_bin
 
 from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.serve import ChannelServer, serve_in_thread
@@ -28,7 +28,7 @@ from tests.support.pyprefix import current_subdir, make_python_package, prefix_p
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-UV = Path(sys.executable).parent / "uv"
+UV = Path(find_uv_bin())  # uv comes with the test extra
 WHEELS = ("six-1.17.0-py2.py3-none-any.whl", "attrs-25.3.0-py3-none-any.whl")
 EXPORTED = "boltons-0.1.0-pyhbf21a9e_0.conda"
 
@@ -78,8 +78,6 @@ def test_pip_installs_raw_wheels_from_cwb_serve(served: ChannelServer, tmp_path:
 
 
 def test_uv_installs_raw_wheels_from_cwb_serve(served: ChannelServer, tmp_path: Path) -> None:
-    if not UV.exists():
-        pytest.skip(f"uv is not installed at {UV} (it comes with the test extra)")
     python = _fresh_venv(tmp_path / "uvenv", with_pip=False)
     _run([UV, "pip", "install", "--no-config", "--no-cache", "--python", python,
           "--index-url", f"{served.url}simple", "six", "attrs"])
@@ -89,18 +87,17 @@ def test_uv_installs_raw_wheels_from_cwb_serve(served: ChannelServer, tmp_path: 
 
 def test_pip_and_uv_install_a_wheel_exported_from_a_conda_package(
         served: ChannelServer, tmp_path: Path) -> None:
-    if not list((served.channel / "simple").glob("boltons/index.html")):
-        pytest.skip("the conda -> wheel converter did not export boltons in this checkout")
+    assert (served.channel / "simple" / "boltons" / "index.html").is_file(), \
+        "cwb index did not export boltons from its conda package"
     python = _fresh_venv(tmp_path / "pipenv", with_pip=True)
     _run([python, "-m", "pip", "install", "--isolated", "--no-cache-dir", "--no-deps",
           "--disable-pip-version-check", "--index-url", f"{served.url}simple", "boltons"])
     code = "import importlib.metadata as m; print(m.version('boltons'))"
     assert _imports(python, code) == "0.1.0"
-    if UV.exists():
-        python = _fresh_venv(tmp_path / "uvenv", with_pip=False)
-        _run([UV, "pip", "install", "--no-config", "--no-cache", "--no-deps", "--python", python,
-              "--index-url", f"{served.url}simple", "boltons"])
-        assert _imports(python, code) == "0.1.0"
+    python = _fresh_venv(tmp_path / "uvenv", with_pip=False)
+    _run([UV, "pip", "install", "--no-config", "--no-cache", "--no-deps", "--python", python,
+          "--index-url", f"{served.url}simple", "boltons"])
+    assert _imports(python, code) == "0.1.0"
 
 
 @pytest.mark.parametrize(("cuda", "variant"), [("12.9", "cuda128"), ("12.4", "cuda124"),

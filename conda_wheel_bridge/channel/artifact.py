@@ -20,6 +20,7 @@ from typing import IO, Any
 import zstandard
 from conda_package_streaming.package_streaming import stream_conda_info
 
+from ..defaults import CONDA_SUFFIXES
 from ..errors import BadArchive, BadMetadata
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "read_conda_facts",
 ]
 
-CONDA_SUFFIXES = (".conda", ".tar.bz2")
 
 #: info/ files the index keeps; paths.json only to learn whether a Python distribution is inside
 _WANTED = {

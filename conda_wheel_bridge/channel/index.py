@@ -28,7 +28,7 @@ from typing import Any
 
 import zstandard
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, write_if_changed
 from ..errors import CwbError
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, open_cache
@@ -250,17 +250,8 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
         '{"info":', _compact({"subdir": subdir, "version": 1}),
         ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json")[1],
         '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json")[1], "}}"])
-    _write_if_changed(root / subdir / "run_exports.json", exports.encode())
+    write_if_changed(root / subdir / "run_exports.json", exports.encode())
     return True
-
-
-def _write_if_changed(path: Path, body: bytes) -> None:
-    try:
-        if path.stat().st_size == len(body) and path.read_bytes() == body:
-            return
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(path, body)
 
 
 def _whl_record_or_none(subdir: str, fn: str, facts: dict[str, Any], report: IndexReport
@@ -315,7 +306,7 @@ def _write_channeldata(root: Path, cache: IndexCache, stale: set[str], subdirs: 
     cache.set_name_fragments(fragments)
     body = "".join(['{"channeldata_version":1,"packages":{', cache.joined_names(),
                     '},"subdirs":', _compact(sorted(subdirs)), "}"]).encode()
-    _write_if_changed(target, body)
+    write_if_changed(target, body)
 
 
 def _channel_summary(found: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..atomic import atomic_write_bytes
+from ..atomic import write_if_changed
 from ..errors import BadMetadata
 
 __all__ = ["API_VERSION", "merge_variants", "project_page_html", "project_page_json",
@@ -40,23 +40,23 @@ def write_simple(root: Path, wheels: Iterable[Mapping[str, Any]]) -> int:
     projects: dict[str, list[Mapping[str, Any]]] = {}
     for wheel in wheels:
         projects.setdefault(canonicalize_name(wheel["name"]), []).append(wheel)
-        _write_if_changed(root / (wheel["url"] + ".metadata"),
+        write_if_changed(root / (wheel["url"] + ".metadata"),
                           wheel["metadata"].encode("utf-8", "surrogateescape"))
     for project, files in sorted(projects.items()):
         files.sort(key=lambda f: (_version_key(f["version"]), f["fn"]))
         variants = _variants_files(files)
         folder = simple / project
         for fn, data in variants.items():
-            _write_if_changed(folder / fn, data)
-        _write_if_changed(folder / "index.html",
+            write_if_changed(folder / fn, data)
+        write_if_changed(folder / "index.html",
                           project_page_html(project, files, sorted(variants)).encode())
-        _write_if_changed(folder / "index.json",
+        write_if_changed(folder / "index.json",
                           project_page_json(project, files, variants).encode())
         for stale in folder.glob(f"*{_VARIANT_SUFFIX}"):
             if stale.name not in variants:
                 stale.unlink()
-    _write_if_changed(simple / "index.html", _root_html(sorted(projects)).encode())
-    _write_if_changed(simple / "index.json", _root_json(sorted(projects)).encode())
+    write_if_changed(simple / "index.html", _root_html(sorted(projects)).encode())
+    write_if_changed(simple / "index.json", _root_json(sorted(projects)).encode())
     if simple.is_dir():
         for item in simple.iterdir():
             if item.is_dir() and item.name not in projects:
@@ -180,11 +180,3 @@ def _version_key(version: str) -> tuple[int, Version | str]:
     except InvalidVersion:
         return (0, version)
 
-
-def _write_if_changed(path: Path, data: bytes) -> None:
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(path, data)
