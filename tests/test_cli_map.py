@@ -97,7 +97,8 @@ def test_requirements_and_conda_specs(cwb: Cwb) -> None:
     result = _one(cwb, "numpy 2.1.*")
     assert result["kind"] == "conda-spec" and result["requires_dist"] == ["numpy==2.1.*"]
     result = _one(cwb, "libzlib 1.3.*")
-    assert result["requires_dist"] == [] and result["external"] == ["dep:generic/zlib"]
+    assert result["requires_dist"] == []
+    assert result["external"] == ["dep:generic/zlib@>=1.3.dev0,<1.4.dev0"]
 
 
 def test_requirement_behind_an_extra_shows_its_extra_depends(cwb: Cwb) -> None:
@@ -129,3 +130,16 @@ def test_no_counterpart_is_one_line_error(cwb: Cwb, thing: str, reason: str) -> 
     assert out == ""  # all or nothing
     assert err.count("\n") == 1 and err.startswith(f"cwb: error: {thing}")
     assert reason in err
+
+
+def test_blas_mutex_specs_map_to_the_blas_variant_property(cwb: Cwb) -> None:
+    result = _one(cwb, "libblas * *_mkl")
+    assert result["variant_properties"] == ["blas_lapack :: library :: mkl"]
+    result = _one(cwb, "libblas * *_openblas")
+    assert result["external"] == ["dep:generic/openblas"]
+    assert result["variant_properties"] == ["blas_lapack :: library :: openblas"]
+
+
+def test_abi3_tag_states_its_loss(cwb: Cwb) -> None:
+    result = _one(cwb, "cp39-abi3-macosx_11_0_arm64")
+    assert any("PyPy" in loss for loss in result["loss"])

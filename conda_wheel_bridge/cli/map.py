@@ -40,6 +40,11 @@ _TAG_LOSS = {
     "any": "noarch: python; no platform facts",
 }
 
+_ABI3_LOSS = (
+    "abi3 becomes `python >=3.N` only: conda's pin also admits PyPy and free-threaded CPython, "
+    "where a stable-ABI extension does not load"
+)
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cwb map``."""
@@ -134,13 +139,16 @@ def _map_tag(thing: str) -> dict[str, Any]:
     targets = targets_for_wheel(tags, None, where=thing, allow_musllinux=True)
     plat = next(iter(tags)).platform
     family = next((k for k in _TAG_LOSS if plat.startswith(k)), "any")
+    loss = [_TAG_LOSS[family]]
+    if any(t.abi == "abi3" for t in tags):
+        loss.append(_ABI3_LOSS)
     return {
         "input": thing,
         "kind": "platform-tag",
         "targets": [{"subdir": t.subdir, "depends": list(t.depends)} for t in targets],
         "conda": sorted({d for t in targets for d in t.depends if d.startswith("__")}),
         "variant_properties": [],
-        "loss": [_TAG_LOSS[family]],
+        "loss": loss,
     }
 
 
@@ -210,27 +218,29 @@ def _map_requirement(thing: str) -> dict[str, Any] | None:
 def _map_conda_spec(thing: str) -> dict[str, Any] | None:
     """An ordinary conda MatchSpec with a version or build; None if ``thing`` is not."""
     from ..mapping import variants
-    from ..mapping.external import conda_to_depurl
+    from ..mapping.external import conda_spec_to_depurl
     from ..mapping.names import load_name_map
     from ..mapping.requirements import conda_depends_to_requires_dist
 
     try:
-        name, version, build = variants.split_spec(thing)
+        _, version, build = variants.split_spec(thing)
     except MappingError:
         return None
     if not (version or build):
         return None
     back = conda_depends_to_requires_dist([thing], names=load_name_map())
-    external = [conda_to_depurl(name)] if back.external else []
+    # a build-pinned mutex (``blas * mkl``, ``libblas * *_mkl``) is also a variant property
+    props = variants.variant_properties_for_conda([thing])
+    loss = list(back.losses) or ["conda version syntax read back as PEP 440"]
     return {
         "input": thing,
         "kind": "conda-spec",
         "conda": [thing],
         "requires_dist": list(back.requires_dist),
         "requires_python": back.requires_python,
-        "external": [d for d in external if d],
-        "variant_properties": [],
-        "loss": list(back.losses) or ["conda version syntax read back as PEP 440"],
+        "external": [conda_spec_to_depurl(thing)[0]] if back.external else [],
+        "variant_properties": [str(p) for p in props],
+        "loss": loss + _losses(props),
     }
 
 
@@ -274,7 +284,9 @@ def _print(result: dict[str, Any]) -> None:
         if result["requires_python"]:
             print(f"  -> Requires-Python: {result['requires_python']}")
         for dep in result["external"]:
-            print(f"  -> Requires-External-Dep: {dep}")
+            print(f"  -> external (PEP 725 DepURL): {dep}")
+        for prop in result["variant_properties"]:
+            print(f"  -> variant property: {prop}")
     elif result["kind"] == "depurl":
         print(f"  -> conda: {', '.join(result['conda'])}")
     elif result.get("wheel_tags"):
