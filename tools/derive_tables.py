@@ -12,11 +12,12 @@ Output is deterministic (sorted keys, gzip mtime 0), so a test can re-run this a
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import re
+import struct
 import sys
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,13 @@ def _dump_json(data: Any) -> bytes:
 
 
 def _gzip(payload: bytes) -> bytes:
-    return gzip.compress(payload, compresslevel=9, mtime=0)
+    """gzip with a fixed header (no name, mtime 0, OS "unknown"): ``gzip.compress`` writes a
+    different OS byte from Python 3.11 on, which would make the tables differ by interpreter."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(payload) + deflate.flush()
+    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x02\xff"
+    trailer = struct.pack("<II", zlib.crc32(payload), len(payload) & 0xFFFFFFFF)
+    return header + body + trailer
 
 
 def render(data_dir: Path) -> dict[str, bytes]:
