@@ -44,12 +44,14 @@ def data_dir() -> Path:
 def pypi_wheel() -> Callable[..., Path]:
     """Download a real wheel from PyPI once per checkout (``.cache/pypi``) and return its path.
 
-    ``pypi_wheel("numpy==2.2.6", platform="manylinux_2_17_x86_64", python_version="3.11")``
+    ``pypi_wheel("numpy==2.2.6", platform="manylinux_2_17_x86_64", python_version="3.11")``;
+    ``abi="cp313t"`` picks a free-threaded build.
     """
 
-    def fetch(spec: str, *, platform: str | None = None, python_version: str | None = None) -> Path:
+    def fetch(spec: str, *, platform: str | None = None, python_version: str | None = None,
+              abi: str | None = None) -> Path:
         dest = CACHE / "pypi" / spec.replace("=", "_") / (platform or "any")
-        dest = dest / (python_version or "any")
+        dest = dest / "-".join(filter(None, (python_version or "any", abi)))
         found = sorted(dest.glob("*.whl"))
         if found:
             return found[0]
@@ -60,6 +62,8 @@ def pypi_wheel() -> Callable[..., Path]:
             cmd += ["--platform", platform]
         if python_version:
             cmd += ["--python-version", python_version, "--implementation", "cp"]
+        if abi:
+            cmd += ["--abi", abi]
         cmd.append(spec)
         subprocess.run(cmd, check=True)
         found = sorted(dest.glob("*.whl"))

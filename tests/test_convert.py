@@ -543,45 +543,6 @@ def test_hash_digests_in_paths_json_are_sha256_of_payload(
 # --- real PyPI wheels of the kinds the fixtures lack ---------------------------------------
 
 
-def _pypi_abi(spec: str, platform: str, python_version: str, abi: str) -> Path:
-    """Like the ``pypi_wheel`` fixture, with ``--abi`` (free-threaded wheels need it)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import CACHE
-
-    dest = CACHE / "pypi" / spec.replace("=", "_") / platform / f"{python_version}-{abi}"
-    found = sorted(dest.glob("*.whl"))
-    if not found:
-        dest.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--disable-pip-version-check",
-                "--platform",
-                platform,
-                "--python-version",
-                python_version,
-                "--implementation",
-                "cp",
-                "--abi",
-                abi,
-                "-d",
-                str(dest),
-                spec,
-            ],
-            check=True,
-        )
-        found = sorted(dest.glob("*.whl"))
-    return found[0]
-
-
 def test_pypi_universal2_wheel(pypi_wheel: Callable[..., Path], tmp_path: Path) -> None:
     wheel = pypi_wheel("msgpack==1.1.0", platform="macosx_10_9_universal2", python_version="3.11")
     assert wheel.name.endswith("universal2.whl")
@@ -592,8 +553,9 @@ def test_pypi_universal2_wheel(pypi_wheel: Callable[..., Path], tmp_path: Path) 
         check_package(wheel, read_conda(result.path), dict(result.index))
 
 
-def test_pypi_free_threaded_wheel(tmp_path: Path) -> None:
-    wheel = _pypi_abi("markupsafe==3.0.2", "manylinux_2_17_x86_64", "3.13", "cp313t")
+def test_pypi_free_threaded_wheel(tmp_path: Path, pypi_wheel: Callable[..., Path]) -> None:
+    wheel = pypi_wheel("markupsafe==3.0.2", platform="manylinux_2_17_x86_64",
+                       python_version="3.13", abi="cp313t")
     assert "cp313t" in wheel.name
     result = wheel_to_conda(wheel, tmp_path, zstd_level=3)
     assert result.index["depends"][:2] == ["python >=3.13,<3.14.0a0", "python_abi 3.13.* *_cp313t"]
