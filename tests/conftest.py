@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def pypi_wheel() -> Callable[..., Path]:
 
     def fetch(spec: str, *, platform: str | None = None, python_version: str | None = None,
               abi: str | None = None) -> Path:
-        dest = CACHE / "pypi" / spec.replace("=", "_") / (platform or "any")
-        dest = dest / "-".join(filter(None, (python_version or "any", abi)))
+        # unspecified platform / Python mean this interpreter's: the cache key must say which
+        here = f"{sys.implementation.name}{sys.version_info[0]}{sys.version_info[1]}"
+        dest = CACHE / "pypi" / spec.replace("=", "_") / (platform or sysconfig.get_platform())
+        dest = dest / "-".join(filter(None, (python_version or here, abi)))
         found = sorted(dest.glob("*.whl"))
         if found:
             return found[0]

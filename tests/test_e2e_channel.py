@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 UV = Path(find_uv_bin())  # uv comes with the test extra
 WHEELS = ("six-1.17.0-py2.py3-none-any.whl", "attrs-25.3.0-py3-none-any.whl")
-EXPORTED = "boltons-0.1.0-pyhbf21a9e_0.conda"
+#: an egg-info noarch package with no Python floor, so any interpreter installs it
+EXPORTED = "conda-index-pkg-a-1.0-pyhed9eced_1.tar.bz2"
 
 
 @pytest.fixture(scope="module")
@@ -87,17 +88,17 @@ def test_uv_installs_raw_wheels_from_cwb_serve(served: ChannelServer, tmp_path: 
 
 def test_pip_and_uv_install_a_wheel_exported_from_a_conda_package(
         served: ChannelServer, tmp_path: Path) -> None:
-    assert (served.channel / "simple" / "boltons" / "index.html").is_file(), \
-        "cwb index did not export boltons from its conda package"
+    assert (served.channel / "simple" / "conda-index-pkg-a" / "index.html").is_file(), \
+        "cwb index did not export conda-index-pkg-a from its conda package"
     python = _fresh_venv(tmp_path / "pipenv", with_pip=True)
     _run([python, "-m", "pip", "install", "--isolated", "--no-cache-dir", "--no-deps",
-          "--disable-pip-version-check", "--index-url", f"{served.url}simple", "boltons"])
-    code = "import importlib.metadata as m; print(m.version('boltons'))"
-    assert _imports(python, code) == "0.1.0"
+          "--disable-pip-version-check", "--index-url", f"{served.url}simple", "conda-index-pkg-a"])
+    code = "import importlib.metadata as m; print(m.version('conda-index-pkg-a'))"
+    assert _imports(python, code) == "1.0"
     python = _fresh_venv(tmp_path / "uvenv", with_pip=False)
     _run([UV, "pip", "install", "--no-config", "--no-cache", "--no-deps", "--python", python,
-          "--index-url", f"{served.url}simple", "boltons"])
-    assert _imports(python, code) == "0.1.0"
+          "--index-url", f"{served.url}simple", "conda-index-pkg-a"])
+    assert _imports(python, code) == "1.0"
 
 
 @pytest.mark.parametrize(("cuda", "variant"), [("12.9", "cuda128"), ("12.4", "cuda124"),

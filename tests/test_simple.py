@@ -87,6 +87,7 @@ def test_json_page_follows_pep_691_and_700(channel: Path) -> None:
     assert entry["requires-python"] == ">=3.8"
     sidecar = Path(str(wheel) + ".metadata").read_bytes()
     assert entry["core-metadata"] == {"sha256": hashlib.sha256(sidecar).hexdigest()}
+    assert "dist-info-metadata" not in entry  # PEP 714: the old key breaks pip 22.3-23.1
     assert entry["url"] == f"../../noarch/{WHEELS[1]}"
     assert entry["upload-time"].endswith("Z")
 

@@ -9,6 +9,7 @@ abi3 extension still imports here, mock cannot (it needs pbr at import time, and
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 
 from conda_wheel_bridge.condameta import header_mapping
@@ -44,6 +46,15 @@ def _pip(env: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd + list(args), capture_output=True, text=True, check=True)
 
 
+def _pip_fails(env: Path, *args: str) -> str:
+    """Run pip in ``env`` expecting it to refuse; return what it said."""
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input",
+           "--python", str(env / "bin" / "python"), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode != 0, done.stdout
+    return done.stdout + done.stderr
+
+
 def _run(*cmd: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=True,
                           **kw)  # type: ignore[call-overload]
@@ -69,7 +80,9 @@ def _install_foreign(wheel: Path, target: Path) -> None:
     """pip install a wheel made for another platform/interpreter into ``target``."""
     (tag,) = parse_tag(wheel.name[:-4].split("-", 2)[2])
     py = tag.interpreter[2:]
+    # pip before 23.1 judged Requires-Python by the running interpreter even with --python-version
     _pip(None, "install", "--no-deps", "--no-compile", "--target", str(target),
+         "--ignore-requires-python",
          "--only-binary=:all:", "--implementation", "cp", "--python-version",
          f"{py[0]}.{py[1:]}", "--abi", tag.abi, "--platform", tag.platform, str(wheel))
 
@@ -87,6 +100,12 @@ def test_rattler_build_dist_info_wheel_installs_and_imports(
     assert wheel.name == f"{name}-0.1.0-py3-none-any.whl"
     _twine_ok(wheel)
     env = _venv(tmp_path)
+    (requires_python,) = _metadata(wheel)["requires-python"]
+    if platform.python_version() not in SpecifierSet(requires_python):
+        # the wheel keeps the package's own floor: an older interpreter must be refused
+        refused = _pip_fails(env, "install", "--no-deps", str(wheel))
+        assert "requires a different Python" in refused
+        return
     _pip(env, "install", "--no-deps", str(wheel))
     _run(env / "bin" / "python", "-c", f"import {module}")
     show = _pip_show(env, name)

@@ -96,8 +96,8 @@ def project_page_json(project: str, files: Iterable[Mapping[str, Any]],
             "url": _href(f),
             "hashes": {"sha256": f["sha256"]},
             "requires-python": f.get("requires_python"),
+            # PEP 714: JSON carries only the new key; pip 22.3-23.1 crash on the old one
             "core-metadata": {"sha256": f["metadata_sha256"]},
-            "dist-info-metadata": {"sha256": f["metadata_sha256"]},
             "size": f["size"],
             "upload-time": _iso(f.get("timestamp")),
         }
