@@ -14,6 +14,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _ZIP64_MARGIN = 1 << 20
+#: zip timestamps start in 1980 (315532800 is 1980-01-01T00:00:00Z)
+_ZIP_EPOCH = 315532800
 _MT_LEVEL = 17
 _MT_MAX_WORKERS = 4
 _MT_JOB_SIZE = 8 << 20  # small enough that several workers share one package's payload
@@ -105,7 +108,9 @@ class CondaWriter:
             self._zip = self._stack.enter_context(
                 zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED)
             )
-            self._zip.writestr("metadata.json", json.dumps({"conda_pkg_format_version": 2}))
+            self._zip.writestr(
+                self._zipinfo("metadata.json"), json.dumps({"conda_pkg_format_version": 2})
+            )
         elif fmt == "tar.bz2":
             self._pkg_tar = self._stack.enter_context(
                 tarfile.open(fileobj=fh, mode="w|bz2", format=tarfile.PAX_FORMAT)  # noqa: SIM115
@@ -140,10 +145,19 @@ class CondaWriter:
             )
         self._info_tar.addfile(info, io.BytesIO(data))
 
+    def _zipinfo(self, name: str) -> zipfile.ZipInfo:
+        """A stored zip entry stamped with the package mtime (not the clock): same input, same
+        bytes."""
+        stamp = time.gmtime(max(self._mtime, _ZIP_EPOCH))[:6]
+        info = zipfile.ZipInfo(name, date_time=stamp)
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        return info
+
     def _compressed_member(self, name: str, size_hint: int) -> BinaryIO:
         assert self._zip is not None
         member = self._zip.open(
-            name, "w", force_zip64=size_hint > zipfile.ZIP64_LIMIT - _ZIP64_MARGIN
+            self._zipinfo(name), "w", force_zip64=size_hint > zipfile.ZIP64_LIMIT - _ZIP64_MARGIN
         )
         cctx = zstandard.ZstdCompressor(compression_params=_zstd_params(self._level, self._threads))
         writer: BinaryIO = cctx.stream_writer(member, closefd=True)  # type: ignore[assignment]

@@ -358,10 +358,17 @@ def test_requested_and_direct_url_dropped(tmp_path: Path) -> None:
     assert contents.payload["site-packages/dr-1.0.dist-info/INSTALLER"].data == b"conda\n"
 
 
-def test_same_wheel_same_package(fixtures_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["conda", "tar.bz2"])
+def test_same_wheel_same_package(
+    fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Reproducible output: nothing in the package depends on the clock."""
+    import time
+
     wheel = fixtures_dir / "wheels/six-1.17.0-py2.py3-none-any.whl"
-    a = wheel_to_conda(wheel, tmp_path / "a", zstd_level=3, zstd_threads=1)
-    b = wheel_to_conda(wheel, tmp_path / "b", zstd_level=3, zstd_threads=1)
+    a = wheel_to_conda(wheel, tmp_path / "a", fmt=fmt, zstd_level=3, zstd_threads=1)
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.0)  # another day, as far as zip knows
+    b = wheel_to_conda(wheel, tmp_path / "b", fmt=fmt, zstd_level=3, zstd_threads=1)
     assert a.path.read_bytes() == b.path.read_bytes()
 
 
