@@ -250,5 +250,7 @@ def test_old_cpython_abi_tag_carries_the_pymalloc_flag() -> None:
     """pip on CPython 3.7 accepts cp37-cp37m, not cp37-cp37; 3.8 dropped the flag."""
     old = tags_for_conda("osx-64", ["python >=3.7,<3.8.0a0", "__osx >=10.9"])
     assert {str(t) for t in old} == {"cp37-cp37m-macosx_10_9_x86_64"}
+    pinned = tags_for_conda("osx-64", ["python_abi 3.7.* *_cp37m", "__osx >=10.9"])
+    assert {str(t) for t in pinned} == {"cp37-cp37m-macosx_10_9_x86_64"}
     new = tags_for_conda("linux-64", ["python_abi 3.8.* *_cp38", "__glibc >=2.17"])
     assert {(t.interpreter, t.abi) for t in new} == {("cp38", "cp38")}

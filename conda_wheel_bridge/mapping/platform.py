@@ -344,7 +344,7 @@ def target_for_wheel(
 _SPEC = re.compile(r"^\s*(\S+)\s*(.*)$")
 _LOWER = re.compile(r">=\s*(\d+)\.(\d+)")
 _UPPER = re.compile(r"<\s*(\d+)\.(\d+)")
-_ABI_BUILD = re.compile(r"_cp(\d)(\d+)(t?)\b")
+_ABI_BUILD = re.compile(r"_cp(\d)(\d+)([tm]?)\b")
 
 
 def _parse_depends(depends: Iterable[str]) -> Mapping[str, str]:
