@@ -21,6 +21,8 @@ __all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
+#: the SQLite layout's version (``PRAGMA user_version``); a database of another one is rebuilt
+_DB_VERSION = CACHE_VERSION * 100 + 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -28,7 +30,6 @@ CREATE TABLE IF NOT EXISTS files (
     fn TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
-    stat_key TEXT NOT NULL,       -- "size:mtime_ns", see stat_key()
     sha256 TEXT NOT NULL,
     kind TEXT NOT NULL,           -- "conda" or "whl"
     record_json TEXT,             -- conda: the repodata record, exactly as written
@@ -38,16 +39,16 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT,                    -- conda: package name (channeldata is kept per name)
     exports_json TEXT,            -- conda: '{"run_exports":...}' when it has run_exports
     PRIMARY KEY (subdir, fn)
-);
+) WITHOUT ROWID;  -- rows sit in (subdir, fn) order: a join walks them with no lookups or sort
 -- covering indexes: the per-run queries never read the large record columns they do not need
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
-CREATE INDEX IF NOT EXISTS files_stat ON files (subdir, fn, stat_key);
+CREATE INDEX IF NOT EXISTS files_stat ON files (subdir, fn, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS files_kind ON files (subdir, kind, fn);
 CREATE INDEX IF NOT EXISTS files_python ON files (subdir, fn, sha256)
     WHERE python_dist IS NOT NULL;
 CREATE INDEX IF NOT EXISTS files_exports ON files (subdir, fn, exports_json)
     WHERE exports_json IS NOT NULL;
-CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fragment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fragment TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -77,9 +78,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version != CACHE_VERSION:
+    if version != _DB_VERSION:
         conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names;")
-        conn.execute(f"PRAGMA user_version={CACHE_VERSION}")
+        conn.execute(f"PRAGMA user_version={_DB_VERSION}")
     conn.executescript(_SCHEMA)
     return conn
 
@@ -92,8 +93,24 @@ class IndexCache:
 
     def stat_keys(self, subdir: str) -> dict[str, str]:
         """``fn -> "size:mtime_ns"`` of every file cached for ``subdir`` (see :func:`stat_key`)."""
-        return dict(self._conn.execute(
-            "SELECT fn, stat_key FROM files WHERE subdir = ?", (subdir,)))
+        return {fn: f"{size}:{mtime}" for fn, size, mtime in self.stats(subdir)}
+
+    def stats(self, subdir: str) -> set[tuple[str, int, int]]:
+        """``(fn, size, mtime_ns)`` of every file cached for ``subdir``: a file whose triple is
+        not in this set is new or changed."""
+        return set(self._conn.execute(
+            "SELECT fn, size, mtime_ns FROM files WHERE subdir = ?", (subdir,)))
+
+    def cached_names(self, subdir: str, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that have a row in ``subdir``."""
+        wanted = list(names)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.update(fn for (fn,) in self._conn.execute(
+                f"SELECT fn FROM files WHERE subdir = ? AND fn IN ({','.join('?' * len(chunk))})",
+                (subdir, *chunk)))
+        return found
 
     def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
         """Everything cached about one file, as :meth:`put` took it."""
@@ -118,7 +135,7 @@ class IndexCache:
         """
         put = list(put)
         drop = list(drop)
-        rows = [(subdir, fn, size, mtime, f"{size}:{mtime}", *_columns(fn, facts))
+        rows = [(subdir, fn, size, mtime, *_columns(fn, facts))
                 for fn, size, mtime, facts in put]
         affected = {str(facts["name"]) for _, _, _, facts in put if facts["kind"] == "conda"}
         with self._transaction():
@@ -130,9 +147,9 @@ class IndexCache:
             self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
                                    [(subdir, fn) for fn in drop])
             self._conn.executemany(
-                "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, stat_key, sha256, "
-                "kind, record_json, summary_json, facts_json, python_dist, name, exports_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
+                "record_json, summary_json, facts_json, python_dist, name, exports_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return affected
 
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:
@@ -154,9 +171,11 @@ class IndexCache:
         fragments joined with commas in file-name order (SQLite does the joining)."""
         if column not in ("record_json", "exports_json"):
             raise ValueError(column)
+        # only conda rows carry exports_json, and its partial index then answers alone
+        kind = "AND kind = 'conda'" if column == "record_json" else ""
         count, text = self._conn.execute(
             f"SELECT count(*), group_concat(json_quote(fn) || ':' || {column}, ',') FROM "
-            f"(SELECT fn, {column} FROM files WHERE subdir = ? AND kind = 'conda' "
+            f"(SELECT fn, {column} FROM files WHERE subdir = ? {kind} "
             f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
             (subdir, f"%{suffix}")).fetchone()
         return int(count), text or ""
@@ -203,7 +222,7 @@ class IndexCache:
     def wheels(self, subdir: str) -> list[tuple[str, dict[str, Any]]]:
         """``(fn, facts)`` of the wheels of ``subdir``, by name."""
         rows = self._conn.execute(
-            "SELECT fn, facts_json, summary_json, sha256 FROM files "
+            "SELECT fn, facts_json, summary_json, sha256 FROM files INDEXED BY files_kind "
             "WHERE subdir = ? AND kind = 'whl' ORDER BY fn", (subdir,))
         return [(fn, {**json.loads(facts), **json.loads(summary), "kind": "whl", "sha256": sha})
                 for fn, facts, summary, sha in rows]

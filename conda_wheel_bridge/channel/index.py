@@ -85,10 +85,11 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
             for subdir in subdirs:
                 changed = _scan_subdir(root, subdir, cache, report, jobs=jobs)
                 stale_names |= changed
-                _write_subdir(root, subdir, cache, report, changed=bool(changed),
+                subdir_wheels = cache.wheels(subdir)
+                _write_subdir(root, subdir, cache, report, subdir_wheels, changed=bool(changed),
                               zstd_level=zstd_level)
                 wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
-                           for fn, facts in cache.wheels(subdir)]
+                           for fn, facts in subdir_wheels]
                 if progress is not None:
                     progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
             _write_channeldata(root, cache, stale_names, subdirs)
@@ -132,25 +133,31 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     Returns the package names whose files changed (empty: nothing changed), plus ``""`` when
     only wheels changed, so that the caller knows to rewrite the repodata.
     """
-    stats = cache.stat_keys(subdir)
+    cached = cache.stats(subdir)
+    current: dict[str, os.stat_result] = {}
     with os.scandir(root / subdir) as listing:
-        entries = [e for e in listing if e.name.endswith(_INDEXED) or e.name[0] == "."]
-    for item in entries:
-        if item.name[0] == "." and item.name.endswith(".part"):
-            # left by a killed indexer (we hold the lock: nobody is writing it now)
-            Path(item.path).unlink(missing_ok=True)
-    # one stat per file, compared with the cached "size:mtime_ns" key (cache.stat_key, inlined)
-    current = [(e.name, e.stat()) for e in entries if e.name[0] != "." and e.is_file()]
-    todo = [(name, st) for name, st in current
-            if stats.get(name) != f"{st.st_size}:{st.st_mtime_ns}"]
-    seen = {name for name, _ in current}
-    report.reused += len(seen) - len(todo)
-    gone = [fn for fn in stats if fn not in seen]
+        for item in listing:
+            name = item.name
+            if name[0] == ".":
+                if name.endswith(".part"):
+                    # left by a killed indexer (we hold the lock: nobody is writing it now)
+                    Path(item.path).unlink(missing_ok=True)
+            elif name.endswith(_INDEXED) and item.is_file():
+                current[name] = item.stat()  # one stat per file
+    # a file is unchanged when its (name, size, mtime_ns) triple is the cached one
+    changed = {(name, st.st_size, st.st_mtime_ns) for name, st in current.items()} - cached
+    todo = sorted((name, current[name]) for name, _, _ in changed)
+    report.reused += len(current) - len(todo)
+    known = cache.cached_names(subdir, (name for name, _ in todo))
+    # every cached row is an unchanged file or a changed one (in ``known``), or it is gone
+    gone: list[str] = []
+    if len(cached) != len(current) - len(todo) + len(known):
+        gone = sorted({name for name, _, _ in cached} - current.keys())
     if not todo and not gone:
         return set()
     paths = [root / subdir / name for name, _ in todo]
     # a file whose mtime changed but whose bytes did not keeps its facts
-    olds = [cache.facts(subdir, name) if name in stats else None for name, _ in todo]
+    olds = [cache.facts(subdir, name) if name in known else None for name, _ in todo]
     facts_list = _read_many(paths, olds, jobs=jobs)
     now = int(time.time() * 1000)
     for facts in facts_list:
@@ -207,15 +214,16 @@ def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
 
 # --- repodata -------------------------------------------------------------------------------------
 
-def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
-                  changed: bool, zstd_level: int) -> bool:
+def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport,
+                  wheels: list[tuple[str, dict[str, Any]]], *, changed: bool, zstd_level: int
+                  ) -> bool:
     """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written.
 
     The records come out of the cache as ready JSON fragments, so a run that adds one package
     to a large channel joins text instead of encoding every record again.
     """
     whl: dict[str, dict[str, Any]] = {}
-    for fn, facts in cache.wheels(subdir):
+    for fn, facts in wheels:
         record = _whl_record_or_none(subdir, fn, facts, report)
         if record is not None:
             whl[record[0]] = record[1]
