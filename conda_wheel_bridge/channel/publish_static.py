@@ -80,10 +80,8 @@ def ensure_indexed(channel: Path) -> None:
     needs = unindexed_subdirs(channel)
     if not needs:
         return
-    try:
-        from .index import index_channel
-    except ImportError:  # pragma: no cover - the indexer ships with the package
-        raise CwbError(needs[0], "no repodata.json: run `cwb index` on the channel first") from None
+    from .index import index_channel
+
     index_channel(channel)
 
 
