@@ -6,16 +6,13 @@ Each is a valid ``.conda`` (metadata.json, ``info-*.tar.zst`` with index.json an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.condamaker import file_member, paths_json, write_package
+from tests.support import condamaker
 
 __all__ = ["make_conda_package", "make_variant_packages"]
-
-_MTIME = 1_700_000_000
 
 
 def make_conda_package(
@@ -32,26 +29,13 @@ def make_conda_package(
     extra_index: Mapping[str, Any] | None = None,
     timestamp: int = 1_700_000_000_000,
 ) -> Path:
-    """Write ``channel/subdir/name-version-build.conda`` and return its path."""
-    payload = dict(files or {})
-    index: dict[str, Any] = {
-        "name": name, "version": version, "build": build, "build_number": build_number,
-        "depends": list(depends), "subdir": subdir, "timestamp": timestamp, "license": "MIT",
-    }
-    if noarch:
-        index["noarch"] = noarch
-    index.update(extra_index or {})
-    info = {"info/index.json": json.dumps(index).encode(),
-            "info/paths.json": paths_json(payload),
-            "info/files": "".join(f"{p}\n" for p in payload).encode()}
-    if noarch == "python":
-        info["info/link.json"] = json.dumps({"noarch": {"type": "python"},
-                                             "package_metadata_version": 1}).encode()
-    return write_package(
-        channel / subdir / f"{name}-{version}-{build}.conda",
-        [file_member(n, d, mtime=_MTIME) for n, d in info.items()],
-        [file_member(n, d, mtime=_MTIME) for n, d in payload.items()],
-    )
+    """Write ``channel/subdir/name-version-build.conda`` (with a build number, a timestamp and a
+    license, as channels index them) and return its path."""
+    index = {"build_number": build_number, "timestamp": timestamp, "license": "MIT",
+             **(extra_index or {})}
+    return condamaker.make_conda_package(
+        channel / subdir, name, version, build=build, subdir=subdir, noarch=noarch,
+        depends=depends, files=files, extra_index=index, fmt="conda")
 
 
 def make_variant_packages(channel: Path, name: str = "gpukit", version: str = "1.0"

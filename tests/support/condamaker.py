@@ -99,7 +99,8 @@ def make_conda_package(
         rows["paths"].append({"_path": link, "path_type": "softlink"})
     info: list[Member] = [file_member("info/index.json", json.dumps(index).encode()),
                           file_member("info/paths.json", json.dumps(rows).encode()),
-                          file_member("info/about.json", json.dumps(dict(about or {})).encode())]
+                          file_member("info/about.json", json.dumps(dict(about or {})).encode()),
+                          file_member("info/files", "".join(f"{p}\n" for p in files).encode())]
     if noarch == "python":
         link_json = {"noarch": {"type": "python", "entry_points": list(entry_points)},
                      "package_metadata_version": 1}
