@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "LAUNCHER_SUFFIX",
     "PREFIX_PLACEHOLDER",
     "entry_point_target",
+    "launcher_stem",
     "posix_launcher",
     "rewrite_python_shebang",
     "windows_launcher",
@@ -19,6 +21,9 @@ __all__ = [
 
 #: the placeholder conda-build writes and conda / rattler replace by the prefix at install time
 PREFIX_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+
+#: what a Windows launcher adds to an entry point's name (``NAME-script.py``, ``NAME.cmd`` ...)
+LAUNCHER_SUFFIX = re.compile(r"(-script\.pyw?|\.exe|\.cmd)$")
 
 _ENTRY = re.compile(r"^\s*([\w.]+)\s*(?::\s*([\w.]+)\s*)?(?:\[[^\]]*\]\s*)?$")
 _SHEBANG_PYTHON = re.compile(rb"^#!python(w?)([ \t].*)?(\r?\n|$)")
@@ -46,9 +51,15 @@ def _body(module: str, attr: str | None) -> str:
         "import sys\n\n"
         f"from {module} import {top}\n\n"
         "if __name__ == '__main__':\n"
-        "    sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe|\\.cmd)?$', '', sys.argv[0])\n"
+        f"    sys.argv[0] = re.sub(r'{LAUNCHER_SUFFIX.pattern}', '', sys.argv[0])\n"
         f"    sys.exit({call}())\n"
     )
+
+
+def launcher_stem(filename: str) -> str:
+    """The entry-point name a launcher file stands for (``hello.cmd`` and ``hello-script.py``:
+    ``hello``); other file names come back unchanged."""
+    return LAUNCHER_SUFFIX.sub("", filename)
 
 
 def posix_launcher(value: str) -> bytes:

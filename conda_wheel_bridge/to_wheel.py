@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from .atomic import atomic_write_bytes
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
 from .errors import BadArchive, BadMetadata, CwbError
+from .launchers import launcher_stem
 from .mapping.names import NameMap, load_name_map
 from .to_wheel_meta import (
     DistInfo,
@@ -203,7 +204,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
         entry_points = entry_points_txt(info, dist)
         launchers = script_names(entry_points)
         for arcname, data, mode in scripts:
-            script = re.sub(r"(-script\.pyw?|\.exe)$", "", arcname.rsplit("/", 1)[1])
+            script = launcher_stem(arcname.rsplit("/", 1)[1])
             if script not in launchers:  # an entry point's launcher: the installer writes its own
                 writer.add_bytes(arcname, _fix_script(data), mode=mode | 0o755)
         if links:

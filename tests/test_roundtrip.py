@@ -217,3 +217,17 @@ def test_moto_depends_survive_with_versions(fixtures_dir: Path, tmp_path: Path) 
     after = {d.split()[0]: d for d in back.depends}
     assert set(before) - {"python"} <= set(after)
     assert after["boto3"].replace(" ", "") in ("boto3>=1.6.16", "boto3>=1.6.15")
+
+
+def test_windows_console_script_launchers_do_not_come_back(tmp_path: Path) -> None:
+    """conda's Scripts/NAME-script.py and NAME.cmd launchers are the installer's, not the wheel's:
+    the wheel that comes back has its entry point and no launcher file."""
+    wheel = make_wheel(tmp_path / "in", "demo", "1.0", tag="cp311-cp311-win_amd64",
+                       entry_points={"console_scripts": {"hello": "demo:main"}})
+    back = _roundtrip(wheel, tmp_path)
+    a, b = _members(wheel), _members(back)
+    scripts = {"console_scripts": {"hello": "demo:main"}}
+    assert _entry_points(b["<dist-info>/entry_points.txt"]) == scripts
+    assert [n for n in b if ".data/scripts/" in n] == []
+    assert {n: v for n, v in b.items() if not n.startswith("<dist-info>")} == {
+        n: v for n, v in a.items() if not n.startswith("<dist-info>")}
