@@ -33,9 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Index the channel and print a one-line summary (plus what was left out, and why)."""
     from ..channel.index import index_channel
 
-    """Index the channel and print a one-line summary (plus what was left out, and why)."""
     report = index_channel(args.channel, simple=not args.no_simple,
                            export_wheels=not args.no_export, jobs=args.jobs,
                            zstd_level=args.zstd_level, lock_timeout=args.lock_timeout)

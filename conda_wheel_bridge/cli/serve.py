@@ -23,9 +23,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; the first line printed names the URL."""
     from ..channel.serve import make_server
 
-    """Serve until interrupted; the first line printed names the URL."""
     server = make_server(args.channel, args.host, args.port, quiet=not args.verbose)
     print(f"serving {args.channel} at {server.url} (pip/uv: {server.url}simple/)", flush=True)
     try:

@@ -36,9 +36,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Solve, print the chosen records (and explanations); exit 1 when there is no solution."""
     from ..solve import parse_virtual, solve
 
-    """Solve, print the chosen records (and explanations); exit 1 when there is no solution."""
     virtual = [parse_virtual(v) for v in args.virtual]
     use_host = False if args.no_host else None
     result = solve(args.specs, args.channels, platform=args.platform, virtual=virtual,
