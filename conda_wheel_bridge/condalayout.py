@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .digest import HashingReader, sha256_stream
+from .distinfo import record_field
 from .errors import BadArchive, BadMetadata, UnsafePath
 from .launchers import (
     PREFIX_PLACEHOLDER,
@@ -192,17 +193,13 @@ def plan_payload(
     for e in sorted(entries, key=lambda e: e.path):
         rec = layout.record_path(e.path)
         if e.placeholder or e.sha256 is None:
-            rows.append(f"{_csv(rec)},,")  # rewritten at install time: no honest hash to give
+            rows.append(f"{record_field(rec)},,")  # rewritten at install: no honest hash
         else:
-            rows.append(f"{_csv(rec)},{_hex_to_record(e.sha256)},{e.size}")
-    rows.append(f"{_csv(layout.record_path(record_path))},,")
+            rows.append(f"{record_field(rec)},{_hex_to_record(e.sha256)},{e.size}")
+    rows.append(f"{record_field(layout.record_path(record_path))},,")
     entries.append(_bytes_entry(record_path, ("\n".join(rows) + "\n").encode()))
     entries.sort(key=lambda e: e.path)
     return entries, link_entry_points
-
-
-def _csv(path: str) -> str:
-    return f'"{path}"' if ("," in path or '"' in path) else path
 
 
 def _check_unique(entries: Sequence[Entry], where: str) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "parse_record",
     "parse_variant_json",
     "parse_wheel_file",
+    "record_field",
 ]
 
 #: files of a .dist-info that RECORD need not hash (RECORD itself and its signatures).
@@ -50,6 +51,14 @@ def parse_headers(where: str | PathLike[str], what: str, data: bytes) -> email.m
         ) from None
     text = text.replace("\r\n", "\n")
     return email.parser.Parser(policy=email.policy.compat32).parsestr(text)
+
+
+def record_field(value: str) -> str:
+    """A RECORD path quoted the way the csv module would (commas and quotes are legal in paths),
+    so that :func:`parse_record` reads it back unchanged."""
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def parse_record(

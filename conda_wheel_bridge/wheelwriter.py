@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from .distinfo import record_field
 from .errors import BadArchive, BadMetadata, UnsafePath
 from .wheelname import check_member_name, wheel_filename
 
@@ -151,8 +152,8 @@ class WheelWriter:
                 if f"{dist_info}/{required}" not in self._record:
                     raise BadMetadata(self.path, f"{dist_info}/{required} was not written")
             record_name = f"{dist_info}/RECORD"
-            lines = [f"{_csv_field(n)},{h},{s}" for n, (h, s) in self._record.items()]
-            lines.append(f"{_csv_field(record_name)},,")
+            lines = [f"{record_field(n)},{h},{s}" for n, (h, s) in self._record.items()]
+            lines.append(f"{record_field(record_name)},,")
             info = self._zipinfo(record_name, 0o644, record=True)
             self._zip.writestr(
                 info, ("\n".join(lines) + "\n").encode(), compresslevel=self._compresslevel
@@ -167,10 +168,3 @@ class WheelWriter:
             self._discard()
             raise
         self._done = True
-
-
-def _csv_field(value: str) -> str:
-    """Quote a RECORD path the way the csv module would (commas and quotes are legal in paths)."""
-    if any(c in value for c in ',"\r\n'):
-        return '"' + value.replace('"', '""') + '"'
-    return value

@@ -572,3 +572,15 @@ def test_pypi_free_threaded_wheel(tmp_path: Path, pypi_wheel: Callable[..., Path
         p.startswith("lib/python3.13t/site-packages/markupsafe/") and p.endswith(".so")
         for p in contents.payload
     )
+
+
+def test_record_paths_with_quotes_read_back(tmp_path: Path) -> None:
+    """The rewritten RECORD quotes paths as csv does (quotes doubled): each row names a file."""
+    from conda_wheel_bridge.distinfo import parse_record
+
+    files = {'odd/__init__.py': b"", 'odd/a"b.py': b"x = 1\n"}
+    wheel = make_wheel(tmp_path, "odd", "1.0", files=files)
+    _, contents = _convert(wheel, tmp_path / "out")
+    record = contents.payload["site-packages/odd-1.0.dist-info/RECORD"].data
+    rows = parse_record("RECORD", record)
+    assert 'odd/a"b.py' in rows
