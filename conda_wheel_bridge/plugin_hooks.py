@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import MappingError
+from .hostcheck import requirement_met, spec_name, unmet_virtual_requirements
 from .model import VirtualPackage
 
 __all__ = [
@@ -137,52 +138,6 @@ def extract_wheel(
         extract(str(result.path), dest_dir=str(destination))
 
 
-def requirement_met(spec: str, package: VirtualPackage | None) -> bool:
-    """Whether ``package`` (``None``: the host lacks it) satisfies the dependency ``spec``."""
-    if package is None:
-        return False
-    import rattler
-
-    record = rattler.PackageRecord(
-        name=package.name,
-        version=package.version,
-        build=rattler.BuildString(package.build),
-        build_number=0,
-        subdir="noarch",
-    )
-    return bool(rattler.MatchSpec(spec).matches(record))
-
-
-def _spec_name(spec: str) -> str:
-    return re.split(r"[\s<>=!~\[]", spec.strip(), maxsplit=1)[0]
-
-
-def unmet_virtual_requirements(
-    depends: Iterable[str],
-    host: Mapping[str, VirtualPackage],
-    *,
-    met: Callable[[str, VirtualPackage | None], bool] = requirement_met,
-) -> list[str]:
-    """One reason per dependency on a virtual package that ``host`` does not satisfy."""
-    reasons = []
-    for spec in depends:
-        name = _spec_name(spec)
-        if not name.startswith("__"):
-            continue
-        package = host.get(name)
-        if met(spec, package):
-            continue
-        # worded as `cwb solve --explain` words it (solve.py)
-        if package is None:
-            has = f"no {name}"
-        elif name == "__archspec":
-            has = f"build {package.build}"
-        else:
-            has = package.version
-        reasons.append(f"needs `{spec.strip()}`, host has {has}")
-    return reasons
-
-
 def _label(record: Record) -> str:
     return f"{record['build']} (build number {record.get('build_number', 0)})"
 
@@ -248,7 +203,7 @@ def post_solve_report(
 
 
 def _virtual_depends(record: Record) -> frozenset[str]:
-    return frozenset(d for d in record.get("depends", ()) if _spec_name(d).startswith("__"))
+    return frozenset(d for d in record.get("depends", ()) if spec_name(d).startswith("__"))
 
 
 def print_report(lines: Iterable[str], stream: TextIO | None = None) -> None:

@@ -9,7 +9,6 @@ a requested package that was not chosen, which requirement the host failed.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import importlib
 import importlib.util
 import os
@@ -23,6 +22,7 @@ from typing import Any
 import rattler
 
 from .errors import CwbError
+from .hostcheck import unmet_virtual_requirements
 from .model import VirtualPackage
 
 __all__ = [
@@ -164,7 +164,7 @@ def explain(specs: Iterable[str], sparse: Sequence[Any], records: Sequence[Mappi
                 if not chosen:
                     if not spec.matches(rec):
                         reasons.append(f"does not match the request `{spec_text}`")
-                    reasons += _host_failures(rec.depends, host)
+                    reasons += unmet_virtual_requirements(rec.depends, host)
                     if not reasons:
                         winner = next((r for r in records if r["name"] == key[0]), None)
                         reasons.append(
@@ -177,33 +177,6 @@ def explain(specs: Iterable[str], sparse: Sequence[Any], records: Sequence[Mappi
                                      reasons=tuple(reasons)))
     out.sort(key=lambda c: (c.name, not c.chosen))
     return out
-
-
-def _host_failures(depends: Iterable[str], host: Mapping[str, VirtualPackage]) -> list[str]:
-    """The virtual-package requirements in ``depends`` that the host does not satisfy."""
-    failures = []
-    for dep in depends:
-        try:
-            spec = rattler.MatchSpec(dep)
-        except Exception:  # a dependency rattler cannot parse is not ours to judge here
-            continue
-        name = spec.name.normalized
-        if not name.startswith("__") or spec.condition:
-            continue
-        have = host.get(name)
-        shown = dep.strip()
-        if have is None:
-            failures.append(f"needs `{shown}`, host has no {name}")
-            continue
-        version_ok = spec.version is None or rattler.VersionSpec(str(spec.version)).matches(
-            rattler.Version(have.version))
-        build_ok = spec.build is None or fnmatch.fnmatchcase(have.build, str(spec.build))
-        if not (version_ok and build_ok):
-            has = have.version if version_ok or build_ok else f"{have.version} {have.build}"
-            if not build_ok and version_ok:
-                has = f"build {have.build}"
-            failures.append(f"needs `{shown}`, host has {has}")
-    return failures
 
 
 def _virtuals(platform: str, given: Sequence[VirtualPackage], *, use_host: bool
