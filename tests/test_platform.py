@@ -254,3 +254,8 @@ def test_old_cpython_abi_tag_carries_the_pymalloc_flag() -> None:
     assert {str(t) for t in pinned} == {"cp37-cp37m-macosx_10_9_x86_64"}
     new = tags_for_conda("linux-64", ["python_abi 3.8.* *_cp38", "__glibc >=2.17"])
     assert {(t.interpreter, t.abi) for t in new} == {("cp38", "cp38")}
+
+
+def test_depends_without_spaces_still_give_the_floor() -> None:
+    tags = tags_for_conda("linux-64", ["__glibc>=2.28", "python_abi 3.11.* *_cp311"])
+    assert {str(t) for t in tags} == {"cp311-cp311-manylinux_2_28_x86_64"}

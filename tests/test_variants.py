@@ -494,3 +494,9 @@ def test_conda_depends_become_variant_json_variantlib_reads() -> None:
         "_x86_64-microarch-level >=3",
         "libblas * *_mkl",
     }
+
+
+def test_conditional_virtual_requirement_is_refused_not_made_unconditional() -> None:
+    """A ``when=`` condition has no variant counterpart: never drop it silently."""
+    with pytest.raises(MappingError, match="conditional"):
+        variants.variant_properties_for_conda(['__cuda >=12.8[when="python >=3.99"]'])

@@ -341,18 +341,20 @@ def target_for_wheel(
 
 # --- conda -> wheel ---------------------------------------------------------------------------
 
-_SPEC = re.compile(r"^\s*(\S+)\s*(.*)$")
 _LOWER = re.compile(r">=\s*(\d+)\.(\d+)")
 _UPPER = re.compile(r"<\s*(\d+)\.(\d+)")
 _ABI_BUILD = re.compile(r"_cp(\d)(\d+)([tm]?)\b")
 
 
 def _parse_depends(depends: Iterable[str]) -> Mapping[str, str]:
+    """``name -> "version build"`` of unconditional depends (``__glibc>=2.28`` spelled any way)."""
+    from .requirements import split_matchspec
+
     out: dict[str, str] = {}
     for dep in depends:
-        m = _SPEC.match(dep)
-        if m:
-            out[m[1]] = m[2].strip()
+        name, version, build, keys = split_matchspec(dep)
+        if "when" not in keys:
+            out[name] = f"{version} {build}".strip()
     return out
 
 

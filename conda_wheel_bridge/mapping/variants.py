@@ -229,13 +229,20 @@ def conda_for_variant(desc: VariantDescription, label: str) -> VariantBuild:
 
 def split_spec(spec: str) -> tuple[str, str, str]:
     """``"__cuda >=12.8"`` → (name, version spec, build), parsed by rattler's MatchSpec."""
+    name, version, build, _ = _split(spec)
+    return name, version, build
+
+
+def _split(spec: str) -> tuple[str, str, str, bool]:
+    """:func:`split_spec` plus whether the spec is conditional (``when=``)."""
     try:
         match = MatchSpec(spec)
     except Exception as exc:  # rattler raises its own exception types
         raise MappingError(spec, f"not a MatchSpec ({exc})") from None
     if match.name is None:
         raise MappingError(spec, "a MatchSpec without a package name")
-    return match.name.normalized, match.version or "", match.build or ""
+    conditional = match.condition is not None
+    return match.name.normalized, match.version or "", match.build or "", conditional
 
 
 def _constraints(spec: str, version: str) -> list[tuple[str, str]]:
@@ -321,14 +328,22 @@ def _archspec_properties(spec: str, build: str) -> list[VariantProperty]:
     raise MappingError(spec, f"no variant provider for {', '.join(sorted(families))} CPUs")
 
 
+#: ordinary conda packages that carry a variant property (CPU level, BLAS mutex)
+_VARIANT_PACKAGES = frozenset({cpu.X86_64_LEVEL_PACKAGE, "libblas", "blas"})
+
+
 def variant_properties_for_conda(depends: Iterable[str]) -> tuple[VariantProperty, ...]:
     """Variant properties for a conda package's virtual-package (and CPU level / BLAS mutex)
     depends. Ordinary package depends are skipped; platform virtual packages belong to wheel
     tags; any other virtual package raises :class:`MappingError`."""
     props: list[VariantProperty] = []
     for spec in depends:
-        name, version, build = split_spec(spec)
+        name, version, build, conditional = _split(spec)
         if name in _PLATFORM_VIRTUALS:
+            continue
+        if conditional:
+            if name.startswith("__") or name in _VARIANT_PACKAGES:
+                raise MappingError(spec, "a conditional (when=) requirement has no variant")
             continue
         if name == "__cuda":
             props.extend(_cuda_properties(spec, version))
