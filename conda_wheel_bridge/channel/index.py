@@ -13,7 +13,6 @@ OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import multiprocessing
 import os
@@ -289,7 +288,7 @@ def _same_content(path: Path, body: bytes) -> bool:
         return False
     if st.st_size != len(body) or not path.with_name(path.name + ".zst").exists():
         return False
-    return hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(body).digest()
+    return path.read_bytes() == body
 
 
 # --- channeldata ----------------------------------------------------------------------------------
