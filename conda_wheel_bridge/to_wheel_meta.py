@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from packaging.tags import Tag, parse_tag
+from packaging.tags import Tag
 
 from . import __version__
 from .condameta import (
@@ -31,6 +31,7 @@ from .mapping.names import NameMap
 from .mapping.platform import marker_environment, tags_for_conda
 from .model import VariantProperty
 from .wheelfile import parse_wheel_filename
+from .wheelname import parse_tags
 from .wheelwriter import wheel_filename
 
 __all__ = [
@@ -111,7 +112,8 @@ def _tags(info: CondaPackage, carried_wheel: bytes | None = None) -> list[Tag]:
     same platforms (they keep what conda cannot say: ``abi3``, ``py2.py3``)."""
     computed = tags_for_conda(info.subdir, info.depends)
     if carried_wheel:
-        carried = [parse_tag(m.decode().strip()) for m in
+        where = f"{info.source}: carried WHEEL"
+        carried = [parse_tags(where, m.decode().strip()) for m in
                    re.findall(rb"^Tag:\s*(\S+)", carried_wheel, re.MULTILINE)]
         tags = [t for group in carried for t in group]
         if tags and {t.platform for t in tags} == {t.platform for t in computed}:

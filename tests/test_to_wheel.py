@@ -22,7 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 
 from conda_wheel_bridge.condameta import header_mapping
-from conda_wheel_bridge.errors import BadArchive, BadMetadata
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsupportedTag
 from conda_wheel_bridge.to_wheel import conda_to_wheel, core_metadata_for_conda
 from conda_wheel_bridge.wheelfile import open_wheel
 
@@ -507,3 +507,16 @@ def test_windows_layout(tmp_path: Path) -> None:
                      "wintool-2.0.dist-info/METADATA", "wintool-2.0.dist-info/RECORD",
                      "wintool-2.0.dist-info/WHEEL", "wintool-2.0.dist-info/entry_points.txt",
                      "wintool/__init__.py"]
+
+
+def test_malformed_tag_in_a_carried_wheel_file_is_one_clear_error(tmp_path: Path) -> None:
+    package = make_conda_package(
+        tmp_path / "in", "tagged", "1.0", build="py_0", noarch="python",
+        files={"site-packages/tagged/__init__.py": b"",
+               "site-packages/tagged-1.0.dist-info/METADATA":
+                   b"Metadata-Version: 2.1\nName: tagged\nVersion: 1.0\n",
+               "site-packages/tagged-1.0.dist-info/WHEEL":
+                   b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: garbage\n"})
+    with pytest.raises(UnsupportedTag, match=r"carried WHEEL: malformed compatibility tag garbage"):
+        conda_to_wheel(package, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
