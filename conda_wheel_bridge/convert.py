@@ -25,6 +25,7 @@ from .mapping.names import NameMap, load_name_map
 from .mapping.platform import subdirs_for_wheel, targets_for_wheel
 from .model import CondaTarget
 from .wheelfile import WheelReader, open_wheel
+from .wheelname import parse_wheel_filename
 
 __all__ = [
     "ConvertResult",
@@ -174,11 +175,9 @@ def wheel_to_conda(
     """Convert ``wheel`` into one conda package under ``out_dir/<subdir>/``; ``subdir`` picks one
     when the wheel reaches several (universal2; default: the first), :func:`wheel_to_conda_all`
     writes them all."""
-    if subdir is None:
-        with open_wheel(Path(wheel)) as reader:
-            subdir = subdirs_for_wheel(
-                reader.info.filename.tags, where=str(wheel), allow_musllinux=allow_musllinux
-            )[0]
+    if subdir is None:  # the file name's tags decide; the wheel itself is opened once, below
+        tags = parse_wheel_filename(str(wheel)).tags
+        subdir = subdirs_for_wheel(tags, where=str(wheel), allow_musllinux=allow_musllinux)[0]
     return wheel_to_conda_all(
         wheel,
         out_dir,
