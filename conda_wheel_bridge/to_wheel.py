@@ -180,8 +180,9 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     scripts: list[tuple[str, bytes, int]] = []  # held until the entry points are all known
     links: dict[str, str] = {}  # arcname -> payload path whose content it needs (second pass)
     symlinks: dict[str, str] = {}  # every symlink of the package -> what it points to
-    partial = out_dir / f"{stem}-0-py3-none-any.whl"
-    with WheelWriter(partial) as writer:
+    # the final name (tags, label) is known only once the payload is read: the writer's
+    # temporary file lives beside it, and finish() renames it straight to writer.path
+    with WheelWriter(out_dir / f"{stem}.whl") as writer:
         for member in iter_payload(info.source, info):
             if member.kind == "directory":
                 continue
@@ -224,10 +225,9 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
             writer.add_bytes(f"{dist_info}/variant.json", variant[1])
         for rel, data in dist.extras:
             writer.add_bytes(f"{dist_info}/{rel}", data)
+        writer.path = out_dir / filename
         writer.finish(dist_info)
-    target = out_dir / filename
-    partial.replace(target)
-    return target
+    return writer.path
 
 
 def _dist_member(path: str, prefix: str) -> str | None:

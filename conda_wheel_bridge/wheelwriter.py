@@ -44,7 +44,11 @@ def _record_hash(digest: bytes) -> str:
 
 
 class WheelWriter:
-    """Write a wheel member by member; ``finish(dist_info)`` adds RECORD and renames into place."""
+    """Write a wheel member by member; ``finish(dist_info)`` adds RECORD and renames into place.
+
+    ``path`` may be changed before ``finish`` (a converter learns the wheel's tags only after the
+    payload); the temporary file stays in the directory of the path given at creation.
+    """
 
     def __init__(self, path: Path, *, compresslevel: int = 6) -> None:
         self.path = Path(path)

@@ -520,3 +520,15 @@ def test_malformed_tag_in_a_carried_wheel_file_is_one_clear_error(tmp_path: Path
     with pytest.raises(UnsupportedTag, match=r"carried WHEEL: malformed compatibility tag garbage"):
         conda_to_wheel(package, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_an_existing_wheel_in_the_output_folder_is_left_alone(fixtures_dir: Path,
+                                                             tmp_path: Path) -> None:
+    """Converting writes only the final wheel: no other file of the output folder is touched."""
+    out = tmp_path / "out"
+    out.mkdir()
+    bystander = out / "boltons-0.1.0-0-py3-none-any.whl"
+    bystander.write_bytes(b"someone else's wheel")
+    wheel = conda_to_wheel(fixtures_dir / CONDA / "noarch/boltons-0.1.0-pyhbf21a9e_0.conda", out)
+    assert bystander.read_bytes() == b"someone else's wheel"
+    assert sorted(p.name for p in out.iterdir()) == sorted([bystander.name, wheel.name])
