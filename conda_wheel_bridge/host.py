@@ -162,6 +162,10 @@ def read_host(*, cuda: bool = True, cuda_timeout: float = 20.0) -> HostReadings:
     )
 
 
+#: subdir platforms whose hosts get ``__unix``
+UNIX_PLATFORMS = frozenset({"linux", "osx", "freebsd", "emscripten"})
+
+
 def native_subdir(readings: HostReadings) -> str:
     """The conda subdir of the machine the readings came from (``linux-64``, ``osx-arm64``)."""
     plat = {"Linux": "linux", "Darwin": "osx", "Windows": "win", "FreeBSD": "freebsd"}.get(
@@ -209,7 +213,7 @@ def virtual_packages(
     subdir = subdir or native
     plat, _, arch = subdir.partition("-")
     out: list[VirtualPackage] = []
-    if plat in ("linux", "osx", "freebsd", "emscripten"):
+    if plat in UNIX_PLATFORMS:
         out.append(VirtualPackage("__unix", "0"))
     if plat == "linux":
         linux = _override(env, "linux")

@@ -9,8 +9,6 @@ a requested package that was not chosen, which requirement the host failed.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import os
 import tempfile
 import urllib.parse
@@ -22,6 +20,7 @@ from typing import Any
 import rattler
 
 from .errors import CwbError
+from .host import UNIX_PLATFORMS, detect
 from .hostcheck import unmet_virtual_requirements
 from .model import VirtualPackage
 
@@ -84,17 +83,8 @@ def parse_virtual(text: str) -> VirtualPackage:
 
 
 def host_virtual_packages() -> list[VirtualPackage]:
-    """This host's virtual packages, as conda would report them (``CONDA_OVERRIDE_*`` honoured).
-
-    :func:`conda_wheel_bridge.host.detect` when that module is present, else py-rattler's.
-    """
-    if importlib.util.find_spec("conda_wheel_bridge.host") is not None:
-        host = importlib.import_module("conda_wheel_bridge.host")
-        detect = getattr(host, "detect", None)
-        if callable(detect):
-            return [_as_model(v) for v in detect().virtual_packages]
-    overrides = rattler.VirtualPackageOverrides.from_env()
-    return [_as_model(v) for v in rattler.VirtualPackage.detect(overrides)]
+    """This host's virtual packages, as conda would report them (``CONDA_OVERRIDE_*`` honoured)."""
+    return list(detect().virtual_packages)
 
 
 def solve(specs: Sequence[str], channels: Sequence[str | os.PathLike[str]], *,
@@ -186,7 +176,7 @@ def _virtuals(platform: str, given: Sequence[VirtualPackage], *, use_host: bool
         base = {v.name: v for v in host_virtual_packages()}
     else:
         family = platform.split("-", 1)[0]
-        if family in ("linux", "osx", "freebsd", "emscripten", "wasi", "zos"):
+        if family in UNIX_PLATFORMS:
             base["__unix"] = VirtualPackage("__unix", "0")
         if family == "linux":
             base["__linux"] = VirtualPackage("__linux", "0")
@@ -271,11 +261,3 @@ def _record_dict(rec: Any) -> dict[str, Any]:
         "sha256": rec.sha256.hex() if isinstance(rec.sha256, bytes) else rec.sha256,
     }
 
-
-def _as_model(v: Any) -> VirtualPackage:
-    if isinstance(v, VirtualPackage):
-        return v
-    if hasattr(v, "into_generic"):
-        v = v.into_generic()
-    name = v.name.normalized if hasattr(v.name, "normalized") else str(v.name)
-    return VirtualPackage(name, str(v.version), str(getattr(v, "build_string", "0")))
