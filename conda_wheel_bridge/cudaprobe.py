@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 
-__all__ = ["CudaDevice", "probe_cuda"]
+from .errors import MappingError
+
+__all__ = ["CudaDevice", "parse_compute_capability", "probe_cuda"]
+
+_CC = re.compile(r"^(?:sm_|compute_)?(\d+)\.(\d+)[af]?$|^(?:sm_|compute_)?(\d+?)(\d)[af]?$")
 
 #: run with ``python -c`` in a child process, so that a hanging or crashing driver cannot take
 #: the caller down (conda does the same); prints one JSON line
@@ -108,3 +113,12 @@ def probe_cuda(
         CudaDevice(str(d["name"]), (int(d["cc"][0]), int(d["cc"][1]))) for d in result["devices"]
     )
     return int(result["driver_version"]), devices, None
+
+
+def parse_compute_capability(value: str) -> tuple[int, int]:
+    """``"9.0"``, ``"12.0f"``, ``"90"``, ``"sm_90a"`` -> ``(major, minor)``; ``a``/``f`` dropped."""
+    match = _CC.match(value.strip().lower())
+    if not match:
+        raise MappingError(value, "not a CUDA compute capability such as 9.0 or 12.0")
+    major, minor = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
+    return int(major), int(minor)

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cudaprobe import CudaDevice, probe_cuda
-from .errors import CwbError
+from .cudaprobe import CudaDevice, parse_compute_capability, probe_cuda
+from .errors import CwbError, MappingError
 from .mapping import cpu
 from .mapping.nvidia import supported as nvidia_supported
 from .model import VirtualPackage
@@ -48,7 +48,6 @@ __all__ = [
 Supported = dict[str, dict[str, tuple[str, ...]]]
 
 _LINUX_VERSION_RE = re.compile(r"\d+\.\d+(\.\d+)?(\.\d+)?")
-_CC_RE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)[a-z]?")
 _APPENDIX_A = {  # CEP 30 appendix A: subdir arch -> archspec build when not detected
     "32": "x86", "64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "armv6l": "armv6l",
     "armv7l": "armv7l", "ppc64": "ppc64", "ppc64le": "ppc64le", "riscv64": "riscv64",
@@ -193,11 +192,14 @@ def _two(version: str) -> str:
 
 
 def _compute_capability(value: str) -> str:
-    """``"9.0"`` (or ``"9.0a"``, letters dropped as CEP 46 says) → ``"9.0"``; CwbError else."""
-    match = _CC_RE.fullmatch(value.strip())
-    if match is None:
-        raise CwbError("CONDA_OVERRIDE_CUDA_ARCH", f"{value!r} is not a compute capability (9.0)")
-    return f"{int(match.group('major'))}.{int(match.group('minor'))}"
+    """``"9.0"`` (or ``"9.0a"``, ``"sm_90"``: letters dropped as CEP 46 says) → ``"9.0"``."""
+    try:
+        major, minor = parse_compute_capability(value)
+    except MappingError:
+        raise CwbError(
+            "CONDA_OVERRIDE_CUDA_ARCH", f"{value!r} is not a compute capability (9.0)"
+        ) from None
+    return f"{major}.{minor}"
 
 
 def _cuda_version(driver: int) -> str:
@@ -268,8 +270,10 @@ def virtual_packages(
 
 
 def _parse_cc(value: str) -> tuple[int, int] | None:
-    match = _CC_RE.fullmatch(value.strip())
-    return (int(match.group("major")), int(match.group("minor"))) if match else None
+    try:
+        return parse_compute_capability(value)
+    except MappingError:
+        return None
 
 
 def supported_properties(readings: HostReadings, env: Mapping[str, str] | None = None) -> Supported:

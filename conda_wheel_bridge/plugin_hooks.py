@@ -8,13 +8,13 @@ the ``conda cwb`` subcommand, the virtual packages conda lacks (``__cuda_arch``,
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cudaprobe import parse_compute_capability
 from .errors import MappingError
 from .hostcheck import requirement_met, spec_name, unmet_virtual_requirements
 from .model import VirtualPackage
@@ -46,8 +46,6 @@ WHEEL_EXTENSIONS = (".whl",)
 #: plugin computes when the running conda does not provide them itself
 PLUGIN_VIRTUAL_PACKAGES = ("cuda_arch",)
 
-_CC = re.compile(r"^(?:sm_|compute_)?(\d+)\.(\d+)[af]?$|^(?:sm_|compute_)?(\d+?)(\d)[af]?$")
-
 Record = Mapping[str, Any]
 
 
@@ -65,15 +63,6 @@ def missing_virtual_packages(provided: Iterable[str]) -> tuple[str, ...]:
     """The plugin's virtual packages that conda does not already provide (names without ``__``)."""
     have = {name.lower().lstrip("_") for name in provided}
     return tuple(name for name in PLUGIN_VIRTUAL_PACKAGES if name not in have)
-
-
-def parse_compute_capability(value: str) -> tuple[int, int]:
-    """``"9.0"``, ``"12.0f"``, ``"90"``, ``"sm_90a"`` -> ``(major, minor)``; ``a``/``f`` dropped."""
-    match = _CC.match(value.strip().lower())
-    if not match:
-        raise MappingError(value, "not a CUDA compute capability such as 9.0 or 12.0")
-    major, minor = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
-    return int(major), int(minor)
 
 
 def cuda_arch_version(

@@ -158,6 +158,10 @@ def test_cuda_arch_override_must_be_a_compute_capability() -> None:
     env = {"CONDA_OVERRIDE_CUDA": "12.8", "CONDA_OVERRIDE_CUDA_ARCH": "9.0a"}
     arch = {p.name: p for p in host.virtual_packages(LINUX, env)}["__cuda_arch"]
     assert (arch.version, arch.build) == ("9.0", "0")  # CEP 46: letters excluded
+    for spelling in ("90", "sm_90a"):  # the spellings the conda plugin accepts, read the same
+        env["CONDA_OVERRIDE_CUDA_ARCH"] = spelling
+        arch = {p.name: p for p in host.virtual_packages(LINUX, env)}["__cuda_arch"]
+        assert arch.version == "9.0"
     env["CONDA_OVERRIDE_CUDA_ARCH"] = "hopper"
     with pytest.raises(CwbError, match="CONDA_OVERRIDE_CUDA_ARCH: 'hopper' is not a compute"):
         host.virtual_packages(LINUX, env)
