@@ -36,14 +36,26 @@ from .lock import channel_lock
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
 
-__all__ = ["EXPORT_DIR", "STATE_DIR", "IndexReport", "index_channel"]
+__all__ = [
+    "ARTIFACT_SUFFIXES",
+    "EXPORT_DIR",
+    "LOCK_FILE",
+    "STATE_DIR",
+    "SUBDIR_NAME",
+    "IndexReport",
+    "index_channel",
+]
 
 #: the indexer's private state (cache, lock), relative to the channel root
 STATE_DIR = ".cwb"
+#: the lock every indexer (and a static publish) holds, relative to the channel
+LOCK_FILE = f"{STATE_DIR}/index.lock"
 _NOT_SUBDIRS = {EXPORT_DIR, "simple", STATE_DIR}
-_SUBDIR_NAME = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
+#: what a subdir folder is called (``noarch``, ``linux-64``, ``osx-arm64`` ...)
+SUBDIR_NAME = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 _PARALLEL_THRESHOLD = 256
-_INDEXED = (*CONDA_SUFFIXES, ".whl")
+#: the files a channel serves as packages
+ARTIFACT_SUFFIXES = (*CONDA_SUFFIXES, ".whl")
 
 
 @dataclass
@@ -74,7 +86,7 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         raise CwbError(root, "not a directory")
     report = IndexReport()
     state = root / STATE_DIR
-    with channel_lock(state / "index.lock", timeout=lock_timeout):
+    with channel_lock(root / LOCK_FILE, timeout=lock_timeout):
         _clean_leftovers(root, state)
         (root / "noarch").mkdir(exist_ok=True)
         subdirs = _subdirs(root)
@@ -120,7 +132,7 @@ def _subdirs(root: Path) -> list[str]:
     found = []
     for item in os.scandir(root):
         if (item.is_dir() and item.name not in _NOT_SUBDIRS and not item.name.startswith(".")
-                and _SUBDIR_NAME.match(item.name)):
+                and SUBDIR_NAME.match(item.name)):
             found.append(item.name)
     return sorted(found)
 
@@ -141,7 +153,7 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
                 if name.endswith(".part"):
                     # left by a killed indexer (we hold the lock: nobody is writing it now)
                     Path(item.path).unlink(missing_ok=True)
-            elif name.endswith(_INDEXED) and item.is_file():
+            elif name.endswith(ARTIFACT_SUFFIXES) and item.is_file():
                 current[name] = item.stat()  # one stat per file
     # a file is unchanged when its (name, size, mtime_ns) triple is the cached one
     changed = {(name, st.st_size, st.st_mtime_ns) for name, st in current.items()} - cached

@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from ..defaults import CONDA_SUFFIXES
 from ..errors import BadArchive, BadMetadata, CwbError
 from .anaconda_api import AnacondaClient, Conflict, NotFound, file_digests
+from .index import ARTIFACT_SUFFIXES, SUBDIR_NAME
 
 __all__ = [
     "KEEP_LABEL",
@@ -45,7 +46,6 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _CONDA_NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_.-]*$")
 _CONDA_VERSION_RE = re.compile(r"^[A-Za-z0-9_.+!]+$")
 _CONDA_BUILD_RE = re.compile(r"^[A-Za-z0-9_.+]+$")
-_SUBDIR_RE = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,9 @@ def collect_artifacts(channel: Path) -> list[Artifact]:
 
 def _channel_files(channel: Path) -> Iterable[Path]:
     for sub in sorted(channel.iterdir()):
-        if sub.is_dir() and _SUBDIR_RE.match(sub.name):
+        if sub.is_dir() and SUBDIR_NAME.match(sub.name):
             for path in sorted(sub.iterdir()):
-                if path.is_file() and path.name.endswith((*CONDA_SUFFIXES, ".whl")):
+                if path.is_file() and path.name.endswith(ARTIFACT_SUFFIXES):
                     yield path
     for folder, pattern in ((channel / "wheels", "*.whl"), (channel / "simple", "*/*.whl")):
         if folder.is_dir():  # wheels exported by ``cwb index``; wheels placed beside the pages

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from urllib.request import url2pathname
 from ..atomic import atomic_output
 from ..digest import sha256_stream
 from ..errors import CwbError
+from .index import ARTIFACT_SUFFIXES, LOCK_FILE, SUBDIR_NAME, index_channel
 from .lock import channel_lock
 
 __all__ = [
@@ -32,9 +32,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
-_SUBDIR_RE = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
-_ARTIFACT_EXTS = (".conda", ".tar.bz2", ".whl")
-_INDEX_LOCK = Path(".cwb") / "index.lock"  # the lock ``cwb index`` holds (channel/index.py)
 # per-subdir indexes, in the order they are swapped in: the compressed twins before the .json
 _SUBDIR_INDEXES = (
     "run_exports.json.zst", "run_exports.json", "repodata_shards.msgpack.zst",
@@ -70,9 +67,9 @@ def unindexed_subdirs(channel: Path) -> list[Path]:
     if not channel.is_dir():
         raise CwbError(channel, "not a channel directory")
     return sorted(sub for sub in channel.iterdir()
-                  if sub.is_dir() and _SUBDIR_RE.match(sub.name)
+                  if sub.is_dir() and SUBDIR_NAME.match(sub.name)
                   and not (sub / "repodata.json").is_file()
-                  and any(p.name.endswith(_ARTIFACT_EXTS) for p in sub.iterdir()))
+                  and any(p.name.endswith(ARTIFACT_SUFFIXES) for p in sub.iterdir()))
 
 
 def ensure_indexed(channel: Path) -> None:
@@ -80,8 +77,6 @@ def ensure_indexed(channel: Path) -> None:
     needs = unindexed_subdirs(channel)
     if not needs:
         return
-    from .index import index_channel
-
     index_channel(channel)
 
 
@@ -92,7 +87,7 @@ def plan_static(channel: Path) -> list[tuple[str, bool]]:
     simple_pages: list[str] = []
     for rel in _walk(channel):
         parts = rel.split("/")
-        if len(parts) == 2 and _SUBDIR_RE.match(parts[0]) and parts[1] in _SUBDIR_INDEXES:
+        if len(parts) == 2 and SUBDIR_NAME.match(parts[0]) and parts[1] in _SUBDIR_INDEXES:
             subdir_indexes.append(rel)
         elif parts[0] == "simple" and parts[-1] in ("index.html", "index.json"):
             simple_pages.append(rel)
@@ -145,7 +140,7 @@ def publish_static(
 def _hold_index_lock(stack: contextlib.ExitStack, channel: Path) -> None:
     """Keep ``cwb index`` from rewriting the channel while it is copied (unless read-only)."""
     with contextlib.suppress(OSError):  # a read-only channel cannot be re-indexed under us
-        stack.enter_context(channel_lock(channel / _INDEX_LOCK))
+        stack.enter_context(channel_lock(channel / LOCK_FILE))
 
 
 def _copy(channel: Path, target: Path, *, dry_run: bool,
