@@ -27,7 +27,6 @@ __all__ = [
     "CONDA_SUFFIXES",
     "CondaFacts",
     "file_hashes",
-    "is_conda_artifact",
     "read_conda_facts",
 ]
 
@@ -46,11 +45,6 @@ _CHUNK = 1024 * 1024
 #: one artifact as the index sees it: ``record`` (repodata), ``about``, ``run_exports``, and
 #: ``python_dist`` (the site-packages dist-info/egg-info directory, or ``None``)
 CondaFacts = dict[str, Any]
-
-
-def is_conda_artifact(name: str) -> bool:
-    """Whether ``name`` is a conda package file name."""
-    return name.endswith(CONDA_SUFFIXES)
 
 
 def file_hashes(path: Path) -> tuple[str, str, int]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json", "stat_key"]
+__all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"]
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
@@ -50,11 +49,6 @@ CREATE INDEX IF NOT EXISTS files_exports ON files (subdir, fn, exports_json)
     WHERE exports_json IS NOT NULL;
 CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fragment TEXT NOT NULL) WITHOUT ROWID;
 """
-
-
-def stat_key(st: os.stat_result) -> str:
-    """The size-and-mtime key a file is recognised by: equal keys mean "not changed"."""
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 @contextlib.contextmanager
@@ -90,10 +84,6 @@ class IndexCache:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-
-    def stat_keys(self, subdir: str) -> dict[str, str]:
-        """``fn -> "size:mtime_ns"`` of every file cached for ``subdir`` (see :func:`stat_key`)."""
-        return {fn: f"{size}:{mtime}" for fn, size, mtime in self.stats(subdir)}
 
     def stats(self, subdir: str) -> set[tuple[str, int, int]]:
         """``(fn, size, mtime_ns)`` of every file cached for ``subdir``: a file whose triple is

@@ -8,8 +8,6 @@ channel wins over an export; refusals are reported, not fatal.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shutil
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CwbError
+from ..to_wheel import conda_to_wheel
 from .cache import load_json, save_json
 from .wheelinfo import read_wheel_facts
 
@@ -37,11 +36,6 @@ def exported_wheels(root: Path, pythonic: Iterable[tuple[Path, str]], state: Pat
     items = sorted(pythonic, key=lambda item: (item[0].parent.name,
                                                not item[0].name.endswith(".conda"), item[0].name))
     out_dir = root / EXPORT_DIR
-    if importlib.util.find_spec("conda_wheel_bridge.to_wheel") is None:
-        if items:
-            skipped.append(f"{len(items)} Python conda package(s): not exported as wheels "
-                           "(conda_wheel_bridge.to_wheel is not installed)")
-        return [], 0
     cache_path = state / "cache" / "exported.json"
     cache = load_json(cache_path)
     result: dict[str, Any] = {}
@@ -63,8 +57,7 @@ def exported_wheels(root: Path, pythonic: Iterable[tuple[Path, str]], state: Pat
         else:
             try:
                 with _scratch(state) as tmp:
-                    to_wheel = importlib.import_module("conda_wheel_bridge.to_wheel")
-                    produced = Path(to_wheel.conda_to_wheel(path, tmp))
+                    produced = Path(conda_to_wheel(path, tmp))
                     if produced.name in used:
                         why = f"its wheel {produced.name} is already in the channel"
                         result[sha] = _skip_entry(why, produced.name)
