@@ -7,6 +7,7 @@ the ``conda cwb`` subcommand, the virtual packages conda lacks (``__cuda_arch``,
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -94,9 +95,11 @@ def cuda_arch_version(
     return f"{major}.{minor}"
 
 
+@functools.cache
 def detected_compute_capabilities() -> tuple[str, ...]:
-    """Compute capabilities of this host's CUDA devices (:func:`host.probe_cuda`, in a child)."""
-    from .host import probe_cuda
+    """Compute capabilities of this host's CUDA devices (:func:`cudaprobe.probe_cuda`, in a
+    child process). Probed once per process: conda asks in several hooks of one command."""
+    from .cudaprobe import probe_cuda
 
     _driver, devices, _note = probe_cuda()
     return tuple(f"{d.compute_capability[0]}.{d.compute_capability[1]}" for d in devices)
