@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .digest import HashingReader, sha256_stream
-from .distinfo import record_field
+from .distinfo import INSTALL_FILES, record_field
 from .errors import BadArchive, BadMetadata, UnsafePath
 from .launchers import (
     PREFIX_PLACEHOLDER,
@@ -30,8 +30,7 @@ __all__ = ["Entry", "check_streamed", "paths_json", "plan_payload"]
 _CHUNK = 1 << 20
 #: scripts up to this size are read whole to rewrite a ``#!python`` shebang; larger ones are copied
 _MAX_SCRIPT = 8 << 20
-#: dist-info files that conda must not carry over (see docs/convert.md)
-_DROPPED = ("INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "RECORD.jws", "RECORD.p7s")
+#: top-level folders a wheel may not install into (conda's own metadata lives there)
 _FORBIDDEN_TOP = ("info", "conda-meta")
 #: a script name becomes a file name in bin/ or Scripts/: no separators, no leading dot
 _SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*$")
@@ -140,7 +139,7 @@ def plan_payload(
     for member in reader.members:
         if (
             member.name.startswith(dist_info + "/")
-            and member.name[len(dist_info) + 1 :] in _DROPPED
+            and member.name[len(dist_info) + 1 :] in INSTALL_FILES
         ):
             continue
         scheme, path = layout.place(member.name)

@@ -25,6 +25,7 @@ from .errors import BadMetadata, UnsafePath
 from .wheelname import parse_tags
 
 __all__ = [
+    "INSTALL_FILES",
     "SIGNATURE_FILES",
     "WEAK_HASHES",
     "parse_entry_points",
@@ -37,6 +38,9 @@ __all__ = [
 
 #: files of a .dist-info that RECORD need not hash (RECORD itself and its signatures).
 SIGNATURE_FILES = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})
+#: .dist-info files an installation writes (PEP 376 / 610 / 627) or that sign a RECORD: the
+#: converters drop them, since each side's installer writes its own.
+INSTALL_FILES = SIGNATURE_FILES | {"INSTALLER", "REQUESTED", "direct_url.json"}
 #: hash algorithms the wheel spec forbids in RECORD.
 WEAK_HASHES = frozenset({"md5", "sha1"})
 

@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from .atomic import atomic_write_bytes
 from .condasource import CondaPackage, PayloadMember, iter_payload, read_conda_info
+from .distinfo import INSTALL_FILES
 from .errors import BadArchive, BadMetadata, CwbError
 from .launchers import launcher_stem
 from .mapping.names import NameMap, load_name_map
@@ -47,9 +48,6 @@ __all__ = [
 
 _SITE_RE = re.compile(r"^(lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
 _DIST_RE = re.compile(r"^([^/]+\.(?:dist-info|egg-info))(?:/|$)")
-#: installation records that describe one install, not the distribution (PEP 376, 610, 627)
-_DROP_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "RECORD.jws",
-                   "RECORD.p7s"}
 #: egg-info files with no dist-info counterpart
 _DROP_EGG_INFO = {"SOURCES.txt", "dependency_links.txt", "not-zip-safe", "zip-safe",
                   "installed-files.txt", "requires.txt", "PKG-INFO", "pbr.json"}
@@ -275,7 +273,7 @@ def _collect(info: CondaPackage, dist: DistInfo, rel: str, member: PayloadMember
     if member.kind != "file" or member.stream is None:
         raise BadArchive(info.source, f"{member.path}: links inside the metadata directory "
                                       "are not supported")
-    if rel in _DROP_DIST_INFO:
+    if rel in INSTALL_FILES:
         return
     data = _read_small(info, member)
     egg = ".egg-info/" in member.path or member.path.endswith(".egg-info")
