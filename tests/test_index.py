@@ -190,6 +190,21 @@ def test_replaced_file_with_same_name_is_reread(tmp_path: Path) -> None:
     assert _repodata(root, "noarch")["packages.conda"]["pkg-1.0-0.conda"]["depends"] == ["new"]
 
 
+def test_only_regular_files_count_and_leftovers_go(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    real = make_conda_package(root, "real", "1.0")
+    noarch = root / "noarch"
+    (noarch / "folder-1.0-0.conda").mkdir()  # a directory named like a package
+    (noarch / "dangling-1.0-0.conda").symlink_to(noarch / "nowhere.conda")
+    elsewhere = make_conda_package(tmp_path / "store", "linked", "1.0")
+    (noarch / elsewhere.name).symlink_to(elsewhere)  # a link to a real package is served
+    (noarch / ".repodata.json.abc.part").write_bytes(b"half")  # left by a killed indexer
+    report = index_channel(root, simple=False)
+    assert set(_repodata(root, "noarch")["packages.conda"]) == {real.name, elsewhere.name}
+    assert report.read == 2
+    assert not (noarch / ".repodata.json.abc.part").exists()
+
+
 def test_corrupt_package_fails_cleanly_and_keeps_old_repodata(tmp_path: Path, cwb) -> None:
     root = tmp_path / "ch"
     make_conda_package(root, "good", "1.0")

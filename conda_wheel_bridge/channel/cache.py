@@ -9,6 +9,7 @@ database as of its last committed transaction.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import json
 import sqlite3
@@ -21,7 +22,7 @@ __all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
 #: the SQLite layout's version (``PRAGMA user_version``); a database of another one is rebuilt
-_DB_VERSION = CACHE_VERSION * 100 + 1
+_DB_VERSION = CACHE_VERSION * 100 + 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -48,6 +49,14 @@ CREATE INDEX IF NOT EXISTS files_python ON files (subdir, fn, sha256)
 CREATE INDEX IF NOT EXISTS files_exports ON files (subdir, fn, exports_json)
     WHERE exports_json IS NOT NULL;
 CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY, fragment TEXT NOT NULL) WITHOUT ROWID;
+-- per subdir, every file's (fn, size, mtime_ns) once more, packed: a run that finds nothing
+-- changed loads 10,000 of them in one read instead of stepping 10,000 rows
+CREATE TABLE IF NOT EXISTS snapshots (
+    subdir TEXT PRIMARY KEY,
+    names BLOB NOT NULL,          -- file names, UTF-8, NUL-separated
+    sizes BLOB NOT NULL,          -- signed 64-bit integers, native order, as array("q")
+    mtimes BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -73,7 +82,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != _DB_VERSION:
-        conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names;")
+        conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names; "
+                           "DROP TABLE IF EXISTS snapshots;")
         conn.execute(f"PRAGMA user_version={_DB_VERSION}")
     conn.executescript(_SCHEMA)
     return conn
@@ -85,22 +95,17 @@ class IndexCache:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def stats(self, subdir: str) -> set[tuple[str, int, int]]:
-        """``(fn, size, mtime_ns)`` of every file cached for ``subdir``: a file whose triple is
-        not in this set is new or changed."""
-        return set(self._conn.execute(
-            "SELECT fn, size, mtime_ns FROM files WHERE subdir = ?", (subdir,)))
-
-    def cached_names(self, subdir: str, names: Iterable[str]) -> set[str]:
-        """Those of ``names`` that have a row in ``subdir``."""
-        wanted = list(names)
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            found.update(fn for (fn,) in self._conn.execute(
-                f"SELECT fn FROM files WHERE subdir = ? AND fn IN ({','.join('?' * len(chunk))})",
-                (subdir, *chunk)))
-        return found
+    def stats(self, subdir: str) -> dict[str, tuple[int, int]]:
+        """``fn -> (size, mtime_ns)`` of every file cached for ``subdir``: a file whose pair
+        differs (or is missing) is new or changed."""
+        row = self._conn.execute("SELECT names, sizes, mtimes FROM snapshots WHERE subdir = ?",
+                                 (subdir,)).fetchone()
+        if row is not None:
+            unpacked = _unpack_stats(*row)
+            if unpacked is not None:
+                return unpacked
+        return {fn: (size, mtime) for fn, size, mtime in self._conn.execute(
+            "SELECT fn, size, mtime_ns FROM files WHERE subdir = ?", (subdir,))}
 
     def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
         """Everything cached about one file, as :meth:`put` took it."""
@@ -118,10 +123,12 @@ class IndexCache:
         return facts
 
     def update(self, subdir: str, put: Iterable[tuple[str, int, int, dict[str, Any]]],
-               drop: Iterable[str]) -> set[str]:
+               drop: Iterable[str], stats: dict[str, tuple[int, int]]) -> set[str]:
         """Store ``(fn, size, mtime_ns, facts)`` rows and forget ``drop``, in one transaction.
 
-        Returns the conda package names whose rows changed (their channeldata is stale).
+        ``stats`` is what :meth:`stats` answers afterwards: every file of ``subdir`` with its
+        size and mtime, the ones put included. Returns the conda package names whose rows
+        changed (their channeldata is stale).
         """
         put = list(put)
         drop = list(drop)
@@ -140,6 +147,9 @@ class IndexCache:
                 "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
                 "record_json, summary_json, facts_json, python_dist, name, exports_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes) "
+                "VALUES (?, ?, ?, ?)", (subdir, *_pack_stats(stats)))
         return affected
 
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:
@@ -154,27 +164,32 @@ class IndexCache:
                 f"SELECT DISTINCT name FROM files WHERE subdir NOT IN ({marks}) "
                 "AND name IS NOT NULL", keep)}
             self._conn.execute(f"DELETE FROM files WHERE subdir NOT IN ({marks})", keep)
+            self._conn.execute(f"DELETE FROM snapshots WHERE subdir NOT IN ({marks})", keep)
         return names
 
-    def joined(self, subdir: str, suffix: str, column: str = "record_json") -> tuple[int, str]:
-        """How many conda artifacts of ``subdir`` end in ``suffix``, and their ``"fn":{column}``
-        fragments joined with commas in file-name order (SQLite does the joining)."""
+    def joined(self, subdir: str, suffix: str, column: str = "record_json") -> str:
+        """The ``"fn":{column}`` fragments of the conda artifacts of ``subdir`` ending in
+        ``suffix``, joined with commas in file-name order (SQLite does the joining)."""
         if column not in ("record_json", "exports_json"):
             raise ValueError(column)
         # only conda rows carry exports_json, and its partial index then answers alone
         kind = "AND kind = 'conda'" if column == "record_json" else ""
-        count, text = self._conn.execute(
-            f"SELECT count(*), group_concat(json_quote(fn) || ':' || {column}, ',') FROM "
+        (text,) = self._conn.execute(
+            f"SELECT group_concat(json_quote(fn) || ':' || {column}, ',') FROM "
             f"(SELECT fn, {column} FROM files WHERE subdir = ? {kind} "
             f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
             (subdir, f"%{suffix}")).fetchone()
-        return int(count), text or ""
+        return text or ""
 
-    def count_conda(self, subdir: str) -> int:
-        """How many conda artifacts ``subdir`` has."""
-        (count,) = self._conn.execute(
-            "SELECT count(*) FROM files WHERE subdir = ? AND kind = 'conda'", (subdir,)).fetchone()
-        return int(count)
+    def conda_counts(self, subdir: str) -> tuple[int, int]:
+        """How many ``.tar.bz2`` and ``.conda`` artifacts ``subdir`` has (from an index alone:
+        a suffix with none is then not joined at all)."""
+        bz2, conda = self._conn.execute(
+            "SELECT count(*) FILTER (WHERE fn LIKE '%.tar.bz2'), "
+            "count(*) FILTER (WHERE fn LIKE '%.conda') "
+            "FROM files INDEXED BY files_kind WHERE subdir = ? AND kind = 'conda'",
+            (subdir,)).fetchone()
+        return int(bz2), int(conda)
 
     def name_summaries(self, names: Iterable[str] | None = None
                        ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -232,6 +247,26 @@ class IndexCache:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+
+def _pack_stats(stats: dict[str, tuple[int, int]]) -> tuple[bytes, bytes, bytes]:
+    sizes, mtimes = zip(*stats.values(), strict=True) if stats else ((), ())
+    return ("\0".join(stats).encode(), array.array("q", sizes).tobytes(),
+            array.array("q", mtimes).tobytes())
+
+
+def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> dict[str, tuple[int, int]] | None:
+    """The packed snapshot back as a dict; ``None`` when it does not hang together."""
+    fns = names.decode().split("\0") if names else []
+    size_list, mtime_list = array.array("q"), array.array("q")
+    try:
+        size_list.frombytes(sizes)
+        mtime_list.frombytes(mtimes)
+    except ValueError:  # not a whole number of integers
+        return None
+    if not len(fns) == len(size_list) == len(mtime_list):
+        return None
+    return dict(zip(fns, zip(size_list, mtime_list, strict=True), strict=True))
 
 
 _SUMMARY_KEYS = ("name", "version", "timestamp", "license", "about", "run_exports",

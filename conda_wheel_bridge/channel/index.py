@@ -13,6 +13,7 @@ OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import zstandard
@@ -73,7 +75,7 @@ class IndexReport:
 
 def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
                   export_wheels: bool = True, jobs: int | None = None,
-                  zstd_level: int = 3, lock_timeout: float | None = None,
+                  zstd_level: int = 1, lock_timeout: float | None = None,
                   progress: Callable[[str], None] | None = None) -> IndexReport:
     """Index ``channel`` in place and return what was done.
 
@@ -144,40 +146,63 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     Returns the package names whose files changed (empty: nothing changed), plus ``""`` when
     only wheels changed, so that the caller knows to rewrite the repodata.
     """
+    current = _artifact_stats(root / subdir)
     cached = cache.stats(subdir)
-    current: dict[str, os.stat_result] = {}
-    with os.scandir(root / subdir) as listing:
-        for item in listing:
-            name = item.name
-            if name[0] == ".":
-                if name.endswith(".part"):
-                    # left by a killed indexer (we hold the lock: nobody is writing it now)
-                    Path(item.path).unlink(missing_ok=True)
-            elif name.endswith(ARTIFACT_SUFFIXES) and item.is_file():
-                current[name] = item.stat()  # one stat per file
-    # a file is unchanged when its (name, size, mtime_ns) triple is the cached one
-    changed = {(name, st.st_size, st.st_mtime_ns) for name, st in current.items()} - cached
-    todo = sorted((name, current[name]) for name, _, _ in changed)
-    report.reused += len(current) - len(todo)
-    known = cache.cached_names(subdir, (name for name, _ in todo))
-    # every cached row is an unchanged file or a changed one (in ``known``), or it is gone
-    gone: list[str] = []
-    if len(cached) != len(current) - len(todo) + len(known):
-        gone = sorted({name for name, _, _ in cached} - current.keys())
-    if not todo and not gone:
+    if current == cached:  # the common case, answered without looking at each file
+        report.reused += len(current)
         return set()
-    paths = [root / subdir / name for name, _ in todo]
+    # a file is unchanged when its (size, mtime_ns) pair is the cached one
+    todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
+    gone = sorted(cached.keys() - current.keys())
+    report.reused += len(current) - len(todo)
+    paths = [root / subdir / name for name in todo]
     # a file whose mtime changed but whose bytes did not keeps its facts
-    olds = [cache.facts(subdir, name) if name in known else None for name, _ in todo]
+    olds = [cache.facts(subdir, name) if name in cached else None for name in todo]
     facts_list = _read_many(paths, olds, jobs=jobs)
     now = int(time.time() * 1000)
     for facts in facts_list:
         facts.setdefault("indexed_timestamp", now)
-    affected = cache.update(subdir, [(name, st.st_size, st.st_mtime_ns, facts)
-                                     for (name, st), facts in zip(todo, facts_list, strict=True)],
-                            gone)
+    affected = cache.update(subdir, [(name, *current[name], facts)
+                                     for name, facts in zip(todo, facts_list, strict=True)],
+                            gone, current)
     report.read += len(todo)
     return affected | {""}
+
+
+def _artifact_stats(folder: Path) -> dict[str, tuple[int, int]]:
+    """``name -> (size, mtime_ns)`` of the package files in ``folder``: one stat per file.
+
+    Also removes the ``.part`` files a killed indexer left (we hold the lock: nobody is
+    writing them now).
+    """
+    found: dict[str, tuple[int, int]] = {}
+    if os.stat not in os.supports_dir_fd:  # Windows: no directory descriptors
+        with os.scandir(folder) as listing:
+            for item in listing:
+                if item.name.endswith(ARTIFACT_SUFFIXES) and item.is_file():
+                    st = item.stat()
+                    found[item.name] = (st.st_size, st.st_mtime_ns)
+                elif item.name.startswith(".") and item.name.endswith(".part"):
+                    Path(item.path).unlink(missing_ok=True)
+        return found
+    # stat relative to an open directory: no path to resolve again for each of 10,000 files
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        stat, regular = os.stat, S_ISREG
+        for name in os.listdir(fd):
+            if name.endswith(ARTIFACT_SUFFIXES):
+                try:
+                    st = stat(name, dir_fd=fd)
+                except FileNotFoundError:  # removed (or a dangling link) since the listing
+                    continue
+                if regular(st.st_mode):
+                    found[name] = (st.st_size, st.st_mtime_ns)
+            elif name.startswith(".") and name.endswith(".part"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return found
 
 
 def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None
@@ -241,12 +266,12 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     report.whl_records += len(whl)
     target = root / subdir / "repodata.json"
     zst = root / subdir / "repodata.json.zst"
-    if not changed and target.is_file() and zst.is_file():
-        report.subdirs[subdir] = cache.count_conda(subdir)
-        return False
-    n_bz2, bz2 = cache.joined(subdir, ".tar.bz2")
-    n_conda, conda = cache.joined(subdir, ".conda")
+    n_bz2, n_conda = cache.conda_counts(subdir)
     report.subdirs[subdir] = n_bz2 + n_conda
+    if not changed and target.is_file() and zst.is_file():
+        return False
+    bz2 = cache.joined(subdir, ".tar.bz2") if n_bz2 else ""
+    conda = cache.joined(subdir, ".conda") if n_conda else ""
     info: dict[str, Any] = {"subdir": subdir}
     if whl:
         stamps = [r["indexed_timestamp"] for r in whl.values()]
@@ -267,8 +292,9 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     atomic_write_bytes(target, body)
     exports = "".join([
         '{"info":', _compact({"subdir": subdir, "version": 1}),
-        ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json")[1],
-        '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json")[1], "}}"])
+        ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json") if n_bz2 else "",
+        '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json") if n_conda else "",
+        "}}"])
     write_if_changed(root / subdir / "run_exports.json", exports.encode())
     return True
 

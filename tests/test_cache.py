@@ -1,0 +1,57 @@
+"""The index cache: stat snapshots agree with the rows, and a damaged snapshot is not trusted."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from conda_wheel_bridge.channel.cache import open_cache
+
+
+def _facts(name: str) -> dict[str, Any]:
+    return {"kind": "conda", "sha256": "0" * 64, "record_json": "{}", "name": name,
+            "version": "1.0", "indexed_timestamp": 1}
+
+
+def test_stats_answer_what_update_stored(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    stats = {"a-1.0-0.conda": (10, 1_700_000_000_000_000_001), "b-1.0-0.tar.bz2": (0, -5)}
+    with open_cache(path) as cache:
+        assert cache.stats("noarch") == {}
+        cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
+                     stats)
+        assert cache.stats("noarch") == stats
+        assert cache.stats("linux-64") == {}
+        # dropping a file: the snapshot given with the update is what stats answers next
+        cache.update("noarch", [], ["b-1.0-0.tar.bz2"], {"a-1.0-0.conda": stats["a-1.0-0.conda"]})
+    with open_cache(path) as cache:  # and it survives reopening
+        assert cache.stats("noarch") == {"a-1.0-0.conda": stats["a-1.0-0.conda"]}
+
+
+def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    stats = {"a-1.0-0.conda": (10, 20), "b-1.0-0.conda": (30, 40)}
+    with open_cache(path) as cache:
+        cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
+                     stats)
+    conn = sqlite3.connect(path)
+    with conn:  # a sizes blob cut mid-integer, then one with too few integers
+        conn.execute("UPDATE snapshots SET sizes = substr(sizes, 1, 7)")
+    conn.close()
+    with open_cache(path) as cache:
+        assert cache.stats("noarch") == stats
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE snapshots SET sizes = substr(sizes, 1, 8)")
+    conn.close()
+    with open_cache(path) as cache:
+        assert cache.stats("noarch") == stats
+
+
+def test_forgotten_subdirs_lose_their_snapshot(tmp_path: Path) -> None:
+    with open_cache(tmp_path / "index.sqlite") as cache:
+        cache.update("linux-64", [("x-1-0.conda", 1, 2, _facts("x"))], [],
+                     {"x-1-0.conda": (1, 2)})
+        assert cache.forget_subdirs_except(["noarch"]) == {"x"}
+        assert cache.stats("linux-64") == {}
