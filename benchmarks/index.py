@@ -4,14 +4,16 @@ For each size (2,000 and 10,000 small ``.conda`` packages by default, half noarc
 linux-64) a channel is generated once, copied fresh for each tool, and indexed:
 
 * cold: a channel with no repodata and no cache;
-* incremental: one new package added to the just-indexed channel, indexed again.
+* incremental: one new package added to the just-indexed channel, indexed again; repeated
+  (``--adds``, default 5) with a further new package each time, and the median reported, since
+  one run of a tenth of a second swings by a third with the machine's load.
 
 Prints the times and the ratios the project targets: cwb cold within 1.5x of py-rattler's cold
 time, and cwb adding one package to 10,000 at least 20x faster than cwb's cold index. Every
 indexer must list the added package, or the run fails. conda-index needs ``conda``, which is not
 on PyPI; when it cannot be imported its row says why.
 
-    python benchmarks/index.py [--sizes 2000 10000] [--workdir DIR] [--json OUT]
+    python benchmarks/index.py [--sizes 2000 10000] [--adds 5] [--workdir DIR] [--json OUT]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -51,8 +54,8 @@ def generate(root: Path, n: int) -> Path:
     return root
 
 
-def _add_one(root: Path) -> str:
-    path = make_conda_package(root, "added-late", "9.9", "h0_0", subdir="noarch",
+def _add_one(root: Path, k: int) -> str:
+    path = make_conda_package(root, f"added-late{k}", "9.9", "h0_0", subdir="noarch",
                               depends=["pkg1 >=1"])
     return path.name
 
@@ -93,7 +96,17 @@ def _timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def bench_size(n: int, workdir: Path, jobs: int | None) -> dict[str, Any]:
+def _adds(root: Path, adds: int, index: Callable[[], None], tool: str) -> float:
+    """Add one package and index, ``adds`` times; the median time of those runs."""
+    times = []
+    for k in range(adds):
+        added = _add_one(root, k)
+        times.append(_timed(index))
+        assert _listed(root, added), f"{tool} did not list the added package"
+    return statistics.median(times)
+
+
+def bench_size(n: int, workdir: Path, jobs: int | None, adds: int) -> dict[str, Any]:
     source = generate(workdir / f"gen-{n}", n)
     rows: dict[str, Any] = {}
 
@@ -109,16 +122,12 @@ def bench_size(n: int, workdir: Path, jobs: int | None) -> dict[str, Any]:
     root = fresh("cwb")
     count = sum(1 for p in root.rglob("*.conda"))
     cold = _timed(lambda: _cwb(root, jobs, expect_read=count))
-    added = _add_one(root)
-    inc = _timed(lambda: _cwb(root, jobs, expect_read=1))
-    assert _listed(root, added), "cwb did not list the added package"
+    inc = _adds(root, adds, lambda: _cwb(root, jobs, expect_read=1), "cwb")
     rows["cwb"] = {"cold_s": cold, "incremental_s": inc}
 
     root = fresh("rattler")
     cold = _timed(lambda: _rattler(root, True))
-    added = _add_one(root)
-    inc = _timed(lambda: _rattler(root, False))
-    assert _listed(root, added), "py-rattler did not list the added package"
+    inc = _adds(root, adds, lambda: _rattler(root, False), "py-rattler")
     rows["py-rattler"] = {"cold_s": cold, "incremental_s": inc}
 
     runner, status = _conda_index_runner()
@@ -127,9 +136,7 @@ def bench_size(n: int, workdir: Path, jobs: int | None) -> dict[str, Any]:
     else:
         root = fresh("conda-index")
         cold = _timed(lambda: runner(root))
-        added = _add_one(root)
-        inc = _timed(lambda: runner(root))
-        assert _listed(root, added), "conda-index did not list the added package"
+        inc = _adds(root, adds, lambda: runner(root), "conda-index")
         rows["conda-index"] = {"cold_s": cold, "incremental_s": inc}
     for name in ("cwb", "rattler", "conda-index"):
         shutil.rmtree(workdir / f"{name}-{n}", ignore_errors=True)
@@ -142,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where channels are generated (kept for reuse); default: a temp dir")
     parser.add_argument("--jobs", type=int, default=None, help="cwb worker processes")
+    parser.add_argument("--adds", type=int, default=5,
+                        help="add-one runs per indexer, of which the median is reported")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cwb-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = {str(n): bench_size(n, workdir, args.jobs) for n in args.sizes}
+        results = {str(n): bench_size(n, workdir, args.jobs, args.adds) for n in args.sizes}
+    print(f"add one: the median of {args.adds} runs, each adding a further package")
     print(f"{'packages':>9} {'indexer':<12} {'cold s':>8} {'add one s':>10} {'cold/add':>9}")
     for n, rows in results.items():
         for name, row in rows.items():
