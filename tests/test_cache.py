@@ -49,9 +49,31 @@ def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
         assert cache.stats("noarch") == stats
 
 
-def test_forgotten_subdirs_lose_their_snapshot(tmp_path: Path) -> None:
+def test_forgotten_subdirs_lose_their_snapshot_and_stale_their_names(tmp_path: Path) -> None:
     with open_cache(tmp_path / "index.sqlite") as cache:
         cache.update("linux-64", [("x-1-0.conda", 1, 2, _facts("x"))], [],
                      {"x-1-0.conda": (1, 2)})
-        assert cache.forget_subdirs_except(["noarch"]) == {"x"}
+        cache.channeldata_written(["x"], ["linux-64", "noarch"])
+        assert cache.stale_names() == set()
+        cache.forget_subdirs_except(["noarch"])
         assert cache.stats("linux-64") == {}
+        assert cache.stale_names() == {"x"}
+        assert cache.unwritten_subdirs() == set()
+
+
+def test_changes_stay_marked_until_the_outputs_are_written(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    with open_cache(path) as cache:
+        cache.update("noarch", [("a-1-0.conda", 1, 2, _facts("a"))], [], {"a-1-0.conda": (1, 2)})
+    with open_cache(path) as cache:  # as a killed run leaves it
+        assert cache.unwritten_subdirs() == {"noarch"}
+        assert cache.stale_names() == {"a"}
+        cache.mark_written("noarch")
+        cache.channeldata_written(["a"], ["noarch"])
+    with open_cache(path) as cache:
+        assert cache.unwritten_subdirs() == set()
+        assert cache.stale_names() == set()
+        assert cache.channeldata_subdirs() == ["noarch"]
+        # removing a package stales its name again
+        cache.update("noarch", [], ["a-1-0.conda"], {})
+        assert (cache.unwritten_subdirs(), cache.stale_names()) == ({"noarch"}, {"a"})

@@ -223,6 +223,73 @@ def test_corrupt_package_fails_cleanly_and_keeps_old_repodata(tmp_path: Path, cw
     assert not [p for p in (root / "noarch").iterdir() if p.name.endswith(".part")]
 
 
+def test_a_bad_file_in_one_subdir_writes_no_subdir(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    make_conda_package(root, "old", "1.0", subdir="linux-64")
+    make_conda_package(root, "old", "1.0")
+    index_channel(root, simple=False)
+    before = {s: (root / s / "repodata.json").read_bytes() for s in ("linux-64", "noarch")}
+    channeldata = (root / "channeldata.json").read_bytes()
+    # linux-64 is read before noarch: its new package must not be published on its own
+    make_conda_package(root, "fresh", "1.0", subdir="linux-64")
+    bad = root / "noarch" / "broken-1.0-0.conda"
+    bad.write_bytes(b"not a package")
+    with pytest.raises(CwbError):
+        index_channel(root, simple=False)
+    assert {s: (root / s / "repodata.json").read_bytes() for s in before} == before
+    assert (root / "channeldata.json").read_bytes() == channeldata
+    bad.unlink()
+    report = index_channel(root, simple=False)
+    assert report.read == 0  # fresh was read by the failed run and kept in the cache
+    assert "fresh-1.0-0.conda" in _repodata(root, "linux-64")["packages.conda"]
+    assert "fresh" in json.loads((root / "channeldata.json").read_bytes())["packages"]
+
+
+@pytest.mark.parametrize("dies_at", ["repodata.json.zst", "repodata.json", "channeldata.json"])
+def test_a_run_that_dies_before_writing_is_finished_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies_at: str) -> None:
+    import conda_wheel_bridge.channel.index as index_module
+
+    root = tmp_path / "ch"
+    make_conda_package(root, "old", "1.0")
+    index_channel(root, simple=False)
+    make_conda_package(root, "late", "1.0")
+
+    def dying(write):  # type: ignore[no-untyped-def]
+        def write_or_die(path, data):  # type: ignore[no-untyped-def]
+            if Path(path).name == dies_at:
+                raise OSError(f"killed while writing {dies_at}")
+            return write(path, data)
+        return write_or_die
+
+    for name in ("atomic_write_bytes", "write_if_changed"):
+        monkeypatch.setattr(index_module, name, dying(getattr(index_module, name)))
+    with pytest.raises(OSError, match="killed"):
+        index_channel(root, simple=False)
+    monkeypatch.undo()
+    # the cache already holds "late"; the next run must still publish it everywhere
+    report = index_channel(root, simple=False)
+    assert report.read == 0
+    assert "late-1.0-0.conda" in _repodata(root, "noarch")["packages.conda"]
+    raw = zstandard.ZstdDecompressor().decompress(
+        (root / "noarch" / "repodata.json.zst").read_bytes(), max_output_size=1 << 24)
+    assert raw == (root / "noarch" / "repodata.json").read_bytes()
+    assert "late" in json.loads((root / "channeldata.json").read_bytes())["packages"]
+
+
+def test_channeldata_follows_new_and_removed_subdirs(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    make_conda_package(root, "pkg", "1.0")
+    index_channel(root, simple=False)
+    (root / "linux-64").mkdir()  # an empty subdir is still a subdir of the channel
+    index_channel(root, simple=False)
+    assert json.loads((root / "channeldata.json").read_bytes())["subdirs"] == [
+        "linux-64", "noarch"]
+    shutil.rmtree(root / "linux-64")
+    index_channel(root, simple=False)
+    assert json.loads((root / "channeldata.json").read_bytes())["subdirs"] == ["noarch"]
+
+
 def test_missing_channel_is_one_clear_error(tmp_path: Path, cwb) -> None:
     rc, _, err = cwb("index", tmp_path / "nope")
     assert rc == 1 and err == f"cwb: error: {tmp_path / 'nope'}: not a directory\n"

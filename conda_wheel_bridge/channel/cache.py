@@ -22,7 +22,7 @@ __all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
 #: the SQLite layout's version (``PRAGMA user_version``); a database of another one is rebuilt
-_DB_VERSION = CACHE_VERSION * 100 + 2
+_DB_VERSION = CACHE_VERSION * 100 + 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -55,8 +55,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     subdir TEXT PRIMARY KEY,
     names BLOB NOT NULL,          -- file names, UTF-8, NUL-separated
     sizes BLOB NOT NULL,          -- signed 64-bit integers, native order, as array("q")
-    mtimes BLOB NOT NULL
+    mtimes BLOB NOT NULL,
+    unwritten INTEGER NOT NULL    -- 1 from a change until the subdir's repodata is written
 ) WITHOUT ROWID;
+-- names whose channeldata entry is out of date, until channeldata.json is written: a run
+-- killed in between leaves them here for the next one
+CREATE TABLE IF NOT EXISTS stale_names (name TEXT PRIMARY KEY) WITHOUT ROWID;
+-- the subdir list channeldata.json was last written with
+CREATE TABLE IF NOT EXISTS channeldata_subdirs (subdir TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -83,7 +89,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != _DB_VERSION:
         conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names; "
-                           "DROP TABLE IF EXISTS snapshots;")
+                           "DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS stale_names; "
+                           "DROP TABLE IF EXISTS channeldata_subdirs;")
         conn.execute(f"PRAGMA user_version={_DB_VERSION}")
     conn.executescript(_SCHEMA)
     return conn
@@ -123,12 +130,12 @@ class IndexCache:
         return facts
 
     def update(self, subdir: str, put: Iterable[tuple[str, int, int, dict[str, Any]]],
-               drop: Iterable[str], stats: dict[str, tuple[int, int]]) -> set[str]:
+               drop: Iterable[str], stats: dict[str, tuple[int, int]]) -> None:
         """Store ``(fn, size, mtime_ns, facts)`` rows and forget ``drop``, in one transaction.
 
         ``stats`` is what :meth:`stats` answers afterwards: every file of ``subdir`` with its
-        size and mtime, the ones put included. Returns the conda package names whose rows
-        changed (their channeldata is stale).
+        size and mtime, the ones put included. The same transaction marks the subdir unwritten
+        and the conda package names whose rows changed stale, until the outputs are written.
         """
         put = list(put)
         drop = list(drop)
@@ -148,24 +155,56 @@ class IndexCache:
                 "record_json, summary_json, facts_json, python_dist, name, exports_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._conn.execute(
-                "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes) "
-                "VALUES (?, ?, ?, ?)", (subdir, *_pack_stats(stats)))
-        return affected
+                "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes, unwritten) "
+                "VALUES (?, ?, ?, ?, 1)", (subdir, *_pack_stats(stats)))
+            self._mark_stale(affected)
 
-    def forget_subdirs_except(self, subdirs: Iterable[str]) -> set[str]:
-        """Drop the rows of subdirs that no longer exist; return the package names affected."""
+    def forget_subdirs_except(self, subdirs: Iterable[str]) -> None:
+        """Drop the rows of subdirs that no longer exist; their package names become stale."""
         keep = list(subdirs)
-        present = {s for (s,) in self._conn.execute("SELECT DISTINCT subdir FROM files")}
+        present = {s for (s,) in self._conn.execute(
+            "SELECT DISTINCT subdir FROM files UNION SELECT subdir FROM snapshots")}
         if present <= set(keep):
-            return set()
+            return
         marks = ",".join("?" * len(keep)) or "''"
         with self._transaction():
-            names = {n for (n,) in self._conn.execute(
+            self._mark_stale(n for (n,) in self._conn.execute(
                 f"SELECT DISTINCT name FROM files WHERE subdir NOT IN ({marks}) "
-                "AND name IS NOT NULL", keep)}
+                "AND name IS NOT NULL", keep).fetchall())
             self._conn.execute(f"DELETE FROM files WHERE subdir NOT IN ({marks})", keep)
             self._conn.execute(f"DELETE FROM snapshots WHERE subdir NOT IN ({marks})", keep)
-        return names
+
+    def unwritten_subdirs(self) -> set[str]:
+        """Subdirs changed since their repodata was last written (by this run or a killed one)."""
+        return {s for (s,) in self._conn.execute(
+            "SELECT subdir FROM snapshots WHERE unwritten = 1")}
+
+    def mark_written(self, subdir: str) -> None:
+        """Record that ``subdir``'s repodata now matches its rows."""
+        with self._transaction():
+            self._conn.execute("UPDATE snapshots SET unwritten = 0 WHERE subdir = ?", (subdir,))
+
+    def stale_names(self) -> set[str]:
+        """Package names whose channeldata entry is out of date."""
+        return {n for (n,) in self._conn.execute("SELECT name FROM stale_names")}
+
+    def channeldata_subdirs(self) -> list[str]:
+        """The subdir list ``channeldata.json`` was last written with."""
+        return [s for (s,) in self._conn.execute(
+            "SELECT subdir FROM channeldata_subdirs ORDER BY subdir")]
+
+    def channeldata_written(self, names: Iterable[str], subdirs: Iterable[str]) -> None:
+        """Record that ``channeldata.json`` now holds ``names`` fresh and lists ``subdirs``."""
+        with self._transaction():
+            self._conn.executemany("DELETE FROM stale_names WHERE name = ?",
+                                   [(n,) for n in names])
+            self._conn.execute("DELETE FROM channeldata_subdirs")
+            self._conn.executemany("INSERT INTO channeldata_subdirs (subdir) VALUES (?)",
+                                   [(s,) for s in subdirs])
+
+    def _mark_stale(self, names: Iterable[str]) -> None:
+        self._conn.executemany("INSERT OR IGNORE INTO stale_names (name) VALUES (?)",
+                               [(n,) for n in names])
 
     def joined(self, subdir: str, suffix: str, column: str = "record_json") -> str:
         """The ``"fn":{column}`` fragments of the conda artifacts of ``subdir`` ending in

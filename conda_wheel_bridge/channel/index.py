@@ -93,19 +93,24 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         (root / "noarch").mkdir(exist_ok=True)
         subdirs = _subdirs(root)
         with open_cache(state / "cache" / "index.sqlite") as cache:
-            stale_names = cache.forget_subdirs_except(subdirs)
+            cache.forget_subdirs_except(subdirs)
+            # read everything new first: a bad file stops the run before any output is written
+            for subdir in subdirs:
+                _scan_subdir(root, subdir, cache, report, jobs=jobs)
+            # then write what changed in this run, or in a run killed before it wrote
+            unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
             for subdir in subdirs:
-                changed = _scan_subdir(root, subdir, cache, report, jobs=jobs)
-                stale_names |= changed
                 subdir_wheels = cache.wheels(subdir)
-                _write_subdir(root, subdir, cache, report, subdir_wheels, changed=bool(changed),
-                              zstd_level=zstd_level)
+                _write_subdir(root, subdir, cache, report, subdir_wheels,
+                              changed=subdir in unwritten, zstd_level=zstd_level)
+                if subdir in unwritten:
+                    cache.mark_written(subdir)
                 wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
                            for fn, facts in subdir_wheels]
                 if progress is not None:
                     progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
-            _write_channeldata(root, cache, stale_names, subdirs)
+            _write_channeldata(root, cache, subdirs)
             pythonic = [(root / subdir / fn, sha) for subdir, fn, sha in cache.python_packages()]
         if simple:
             if export_wheels:
@@ -140,17 +145,13 @@ def _subdirs(root: Path) -> list[str]:
 
 
 def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
-                 jobs: int | None) -> set[str]:
-    """Bring the cache up to date for ``subdir``, reading only new or changed files.
-
-    Returns the package names whose files changed (empty: nothing changed), plus ``""`` when
-    only wheels changed, so that the caller knows to rewrite the repodata.
-    """
+                 jobs: int | None) -> None:
+    """Bring the cache up to date for ``subdir``, reading only new or changed files."""
     current = _artifact_stats(root / subdir)
     cached = cache.stats(subdir)
     if current == cached:  # the common case, answered without looking at each file
         report.reused += len(current)
-        return set()
+        return
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
     todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
     gone = sorted(cached.keys() - current.keys())
@@ -162,11 +163,9 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     now = int(time.time() * 1000)
     for facts in facts_list:
         facts.setdefault("indexed_timestamp", now)
-    affected = cache.update(subdir, [(name, *current[name], facts)
-                                     for name, facts in zip(todo, facts_list, strict=True)],
-                            gone, current)
+    cache.update(subdir, [(name, *current[name], facts)
+                          for name, facts in zip(todo, facts_list, strict=True)], gone, current)
     report.read += len(todo)
-    return affected | {""}
 
 
 def _artifact_stats(folder: Path) -> dict[str, tuple[int, int]]:
@@ -334,15 +333,14 @@ def _same_content(path: Path, body: bytes) -> bool:
 _ABOUT_KEYS = ("description", "dev_url", "doc_url", "home", "license", "source_url", "summary")
 
 
-def _write_channeldata(root: Path, cache: IndexCache, stale: set[str], subdirs: list[str]
-                       ) -> None:
+def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str]) -> None:
     """``channeldata.json``: per package name, the newest version's summary over all subdirs.
 
-    Kept per name in the cache; only the names in ``stale`` are summarised again.
+    Kept per name in the cache; only the names whose packages changed are summarised again.
     """
     target = root / "channeldata.json"
-    names = {n for n in stale if n}
-    if not names and target.is_file():
+    names = cache.stale_names()
+    if not names and target.is_file() and cache.channeldata_subdirs() == subdirs:
         return
     grouped = cache.name_summaries(names if len(names) < 2000 else None)
     fragments: dict[str, str | None] = {n: None for n in names}
@@ -352,6 +350,7 @@ def _write_channeldata(root: Path, cache: IndexCache, stale: set[str], subdirs: 
     body = "".join(['{"channeldata_version":1,"packages":{', cache.joined_names(),
                     '},"subdirs":', _compact(sorted(subdirs)), "}"]).encode()
     write_if_changed(target, body)
+    cache.channeldata_written(names, subdirs)
 
 
 def _channel_summary(found: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
