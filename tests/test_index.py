@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -255,8 +256,8 @@ def test_a_run_that_dies_before_writing_is_finished_by_the_next(
     index_channel(root, simple=False)
     make_conda_package(root, "late", "1.0")
 
-    def dying(write):  # type: ignore[no-untyped-def]
-        def write_or_die(path, data):  # type: ignore[no-untyped-def]
+    def dying(write: Callable[[Path, bytes], object]) -> Callable[[Path, bytes], object]:
+        def write_or_die(path: Path, data: bytes) -> object:
             if Path(path).name == dies_at:
                 raise OSError(f"killed while writing {dies_at}")
             return write(path, data)

@@ -162,8 +162,8 @@ class IndexCache:
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> None:
         """Drop the rows of subdirs that no longer exist; their package names become stale."""
         keep = list(subdirs)
-        present = {s for (s,) in self._conn.execute(
-            "SELECT DISTINCT subdir FROM files UNION SELECT subdir FROM snapshots")}
+        # every update writes its subdir's snapshot, so the snapshots name every subdir
+        present = {s for (s,) in self._conn.execute("SELECT subdir FROM snapshots")}
         if present <= set(keep):
             return
         marks = ",".join("?" * len(keep)) or "''"
@@ -219,16 +219,6 @@ class IndexCache:
             f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
             (subdir, f"%{suffix}")).fetchone()
         return text or ""
-
-    def conda_counts(self, subdir: str) -> tuple[int, int]:
-        """How many ``.tar.bz2`` and ``.conda`` artifacts ``subdir`` has (from an index alone:
-        a suffix with none is then not joined at all)."""
-        bz2, conda = self._conn.execute(
-            "SELECT count(*) FILTER (WHERE fn LIKE '%.tar.bz2'), "
-            "count(*) FILTER (WHERE fn LIKE '%.conda') "
-            "FROM files INDEXED BY files_kind WHERE subdir = ? AND kind = 'conda'",
-            (subdir,)).fetchone()
-        return int(bz2), int(conda)
 
     def name_summaries(self, names: Iterable[str] | None = None
                        ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -289,9 +279,9 @@ class IndexCache:
 
 
 def _pack_stats(stats: dict[str, tuple[int, int]]) -> tuple[bytes, bytes, bytes]:
-    sizes, mtimes = zip(*stats.values(), strict=True) if stats else ((), ())
-    return ("\0".join(stats).encode(), array.array("q", sizes).tobytes(),
-            array.array("q", mtimes).tobytes())
+    pairs = stats.values()
+    return ("\0".join(stats).encode(), array.array("q", [size for size, _ in pairs]).tobytes(),
+            array.array("q", [mtime for _, mtime in pairs]).tobytes())
 
 
 def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> dict[str, tuple[int, int]] | None:

@@ -21,7 +21,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
@@ -95,14 +95,14 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         with open_cache(state / "cache" / "index.sqlite") as cache:
             cache.forget_subdirs_except(subdirs)
             # read everything new first: a bad file stops the run before any output is written
-            for subdir in subdirs:
-                _scan_subdir(root, subdir, cache, report, jobs=jobs)
+            on_disk = {subdir: _scan_subdir(root, subdir, cache, report, jobs=jobs)
+                       for subdir in subdirs}
             # then write what changed in this run, or in a run killed before it wrote
             unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
             for subdir in subdirs:
                 subdir_wheels = cache.wheels(subdir)
-                _write_subdir(root, subdir, cache, report, subdir_wheels,
+                _write_subdir(root, subdir, cache, report, subdir_wheels, on_disk[subdir],
                               changed=subdir in unwritten, zstd_level=zstd_level)
                 if subdir in unwritten:
                     cache.mark_written(subdir)
@@ -145,13 +145,16 @@ def _subdirs(root: Path) -> list[str]:
 
 
 def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
-                 jobs: int | None) -> None:
-    """Bring the cache up to date for ``subdir``, reading only new or changed files."""
+                 jobs: int | None) -> dict[str, tuple[int, int]]:
+    """Bring the cache up to date for ``subdir``, reading only new or changed files.
+
+    Returns the artifacts found, with their size and mtime.
+    """
     current = _artifact_stats(root / subdir)
     cached = cache.stats(subdir)
     if current == cached:  # the common case, answered without looking at each file
         report.reused += len(current)
-        return
+        return current
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
     todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
     gone = sorted(cached.keys() - current.keys())
@@ -166,6 +169,7 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     cache.update(subdir, [(name, *current[name], facts)
                           for name, facts in zip(todo, facts_list, strict=True)], gone, current)
     report.read += len(todo)
+    return current
 
 
 def _artifact_stats(folder: Path) -> dict[str, tuple[int, int]]:
@@ -250,8 +254,8 @@ def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
 # --- repodata -------------------------------------------------------------------------------------
 
 def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport,
-                  wheels: list[tuple[str, dict[str, Any]]], *, changed: bool, zstd_level: int
-                  ) -> bool:
+                  wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], *,
+                  changed: bool, zstd_level: int) -> bool:
     """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written.
 
     The records come out of the cache as ready JSON fragments, so a run that adds one package
@@ -265,7 +269,12 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     report.whl_records += len(whl)
     target = root / subdir / "repodata.json"
     zst = root / subdir / "repodata.json.zst"
-    n_bz2, n_conda = cache.conda_counts(subdir)
+    n_bz2 = n_conda = 0
+    for fn in files:  # the cache holds exactly these (the scan just made it so)
+        if fn.endswith(".conda"):
+            n_conda += 1
+        elif fn.endswith(".tar.bz2"):
+            n_bz2 += 1
     report.subdirs[subdir] = n_bz2 + n_conda
     if not changed and target.is_file() and zst.is_file():
         return False
