@@ -3,7 +3,8 @@
 For each size (2,000 and 10,000 small ``.conda`` packages by default, half noarch, half
 linux-64) a channel is generated once, copied fresh for each tool, and indexed:
 
-* cold: a channel with no repodata and no cache;
+* cold: a channel with no repodata and no cache, indexed ``--colds`` times (default 3) from a
+  fresh copy each time, the median reported;
 * incremental: one new package added to the just-indexed channel, indexed again; repeated
   (``--adds``, default 5) with a further new package each time, and the median reported, since
   one run of a tenth of a second swings by a third with the machine's load.
@@ -13,13 +14,15 @@ time, and cwb adding one package to 10,000 at least 20x faster than cwb's cold i
 indexer must list the added package, or the run fails. conda-index needs ``conda``, which is not
 on PyPI; when it cannot be imported its row says why.
 
-    python benchmarks/index.py [--sizes 2000 10000] [--adds 5] [--workdir DIR] [--json OUT]
+    python benchmarks/index.py [--sizes 2000 10000] [--colds 3] [--adds 5] [--workdir DIR]
+                               [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import shutil
 import statistics
@@ -96,48 +99,49 @@ def _timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def _adds(root: Path, adds: int, index: Callable[[], None], tool: str) -> float:
-    """Add one package and index, ``adds`` times; the median time of those runs."""
-    times = []
+def _measure(fresh: Callable[[], Path], cold: Callable[[Path], None],
+             again: Callable[[Path], None], tool: str, colds: int, adds: int) -> dict[str, float]:
+    """Median of ``colds`` cold runs on fresh copies; then, on the last copy, the median of
+    ``adds`` runs that each index one more new package."""
+    cold_times: list[float] = []
+    for _ in range(colds):
+        root = fresh()
+        cold_times.append(_timed(functools.partial(cold, root)))
+    add_times = []
     for k in range(adds):
         added = _add_one(root, k)
-        times.append(_timed(index))
+        add_times.append(_timed(functools.partial(again, root)))
         assert _listed(root, added), f"{tool} did not list the added package"
-    return statistics.median(times)
+    return {"cold_s": statistics.median(cold_times), "incremental_s": statistics.median(add_times)}
 
 
-def bench_size(n: int, workdir: Path, jobs: int | None, adds: int) -> dict[str, Any]:
+def bench_size(n: int, workdir: Path, jobs: int | None, colds: int, adds: int
+               ) -> dict[str, Any]:
     source = generate(workdir / f"gen-{n}", n)
     rows: dict[str, Any] = {}
 
-    def fresh(name: str) -> Path:
-        target = workdir / f"{name}-{n}"
-        shutil.rmtree(target, ignore_errors=True)
-        # only the packages: no index, cache or pages a previous run may have left
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns(
-            ".generated-*", ".cwb", "repodata*", "run_exports.json", "channeldata.json",
-            "simple", "wheels", "*.metadata"))
-        return target
+    def fresh(name: str) -> Callable[[], Path]:
+        def copy() -> Path:
+            target = workdir / f"{name}-{n}"
+            shutil.rmtree(target, ignore_errors=True)
+            # only the packages: no index, cache or pages a previous run may have left
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns(
+                ".generated-*", ".cwb", "repodata*", "run_exports.json", "channeldata.json",
+                "simple", "wheels", "*.metadata"))
+            return target
+        return copy
 
-    root = fresh("cwb")
-    count = sum(1 for p in root.rglob("*.conda"))
-    cold = _timed(lambda: _cwb(root, jobs, expect_read=count))
-    inc = _adds(root, adds, lambda: _cwb(root, jobs, expect_read=1), "cwb")
-    rows["cwb"] = {"cold_s": cold, "incremental_s": inc}
-
-    root = fresh("rattler")
-    cold = _timed(lambda: _rattler(root, True))
-    inc = _adds(root, adds, lambda: _rattler(root, False), "py-rattler")
-    rows["py-rattler"] = {"cold_s": cold, "incremental_s": inc}
-
+    count = sum(1 for p in source.rglob("*.conda"))
+    rows["cwb"] = _measure(fresh("cwb"), lambda r: _cwb(r, jobs, expect_read=count),
+                           lambda r: _cwb(r, jobs, expect_read=1), "cwb", colds, adds)
+    rows["py-rattler"] = _measure(fresh("rattler"), lambda r: _rattler(r, True),
+                                  lambda r: _rattler(r, False), "py-rattler", colds, adds)
     runner, status = _conda_index_runner()
     if runner is None:
         rows["conda-index"] = {"status": status}
     else:
-        root = fresh("conda-index")
-        cold = _timed(lambda: runner(root))
-        inc = _adds(root, adds, lambda: runner(root), "conda-index")
-        rows["conda-index"] = {"cold_s": cold, "incremental_s": inc}
+        rows["conda-index"] = _measure(fresh("conda-index"), runner, runner, "conda-index",
+                                       colds, adds)
     for name in ("cwb", "rattler", "conda-index"):
         shutil.rmtree(workdir / f"{name}-{n}", ignore_errors=True)
     return rows
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where channels are generated (kept for reuse); default: a temp dir")
     parser.add_argument("--jobs", type=int, default=None, help="cwb worker processes")
+    parser.add_argument("--colds", type=int, default=3,
+                        help="cold runs per indexer, each on a fresh copy; the median is reported")
     parser.add_argument("--adds", type=int, default=5,
                         help="add-one runs per indexer, of which the median is reported")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -156,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cwb-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = {str(n): bench_size(n, workdir, args.jobs, args.adds) for n in args.sizes}
-    print(f"add one: the median of {args.adds} runs, each adding a further package")
+        results = {str(n): bench_size(n, workdir, args.jobs, max(1, args.colds), max(1, args.adds))
+                   for n in args.sizes}
+    print(f"cold: the median of {args.colds} runs on fresh copies; add one: the median of "
+          f"{args.adds} runs, each adding a further package")
     print(f"{'packages':>9} {'indexer':<12} {'cold s':>8} {'add one s':>10} {'cold/add':>9}")
     for n, rows in results.items():
         for name, row in rows.items():
