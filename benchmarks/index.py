@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +90,24 @@ def _conda_index_runner() -> tuple[Callable[[Path], None] | None, str]:
         return None, f"unavailable: {type(exc).__name__}: {exc}"
 
     def run(root: Path) -> None:
-        ChannelIndex(root, None, write_bz2=False, write_zst=True, threads=None).index(None)
+        with _stderr_muted():  # its worker processes log a line per subdir and step
+            ChannelIndex(root, None, write_bz2=False, write_zst=True, threads=None).index(None)
 
     return run, "ok"
+
+
+@contextlib.contextmanager
+def _stderr_muted() -> Iterator[None]:
+    """Send file descriptor 2 (and so child processes' stderr) to /dev/null for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _timed(fn: Callable[[], None]) -> float:
