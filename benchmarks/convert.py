@@ -166,10 +166,21 @@ def _peers(wheel: Path, out: Path) -> dict[str, list[str]]:
             "--out-dir",
             str(out),
         ]
-    conda = shutil.which("conda")
-    if conda and subprocess.run([conda, "pypi", "--help"], capture_output=True).returncode == 0:
-        found["conda-pypi"] = [conda, "pypi", "convert", "--output-folder", str(out), str(wheel)]
+    conda = _conda_with_pypi()
+    if conda:
+        found["conda-pypi"] = [*conda, "pypi", "convert", "--output-folder", str(out), str(wheel)]
     return found
+
+
+def _conda_with_pypi() -> list[str] | None:
+    """How to run ``conda pypi``: through this interpreter where it has conda and conda-pypi
+    (conda's own launcher refuses to run in an environment nobody ran ``conda init`` for), else
+    a ``conda`` on PATH that has the subcommand."""
+    on_path = shutil.which("conda")
+    for cmd in ([sys.executable, "-m", "conda"], [on_path] if on_path else None):
+        if cmd and subprocess.run([*cmd, "pypi", "--help"], capture_output=True).returncode == 0:
+            return cmd
+    return None
 
 
 def _one(tool: str, cmd: list[str], wheel: Path, out: Path) -> Run:
@@ -241,6 +252,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print("whl2conda not installed (pip install -e '.[bench]'): no ratios")
+    other = by.get(("conda-pypi", numpy.name))
+    if other and other.ok:
+        print(
+            f"default level vs conda-pypi: {other.seconds / default.seconds:.1f}x faster, "
+            f"output {100 * (default.out_bytes / other.out_bytes - 1):+.1f}%; level 19: "
+            f"{level19.seconds / other.seconds:.2f} of its time, "
+            f"output {100 * (level19.out_bytes / other.out_bytes - 1):+.1f}%"
+        )
+    elif other:
+        print(f"conda-pypi failed: {other.note}")
+    else:
+        print("conda-pypi not found (it needs conda, which is not on PyPI): not compared")
     default_peak = max(r.peak_mb for r in runs if r.tool == "cwb (default level)")
     print(f"cwb peak memory at the default level, over all wheels: {default_peak:.1f} MB "
           "(target <= 100 MB)")
