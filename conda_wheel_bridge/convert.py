@@ -156,7 +156,7 @@ def wheel_to_conda_all(
             result.path.unlink(missing_ok=True)
         if isinstance(exc, CwbError) and exc.where != str(wheel):
             # a rule failed on one value: say which wheel it came from, in one line
-            raise type(exc)(str(wheel), f"{exc.where}: {exc.reason}") from None
+            raise exc.about(wheel) from None
         raise
     return tuple(done)
 

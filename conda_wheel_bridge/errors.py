@@ -27,6 +27,14 @@ class CwbError(ValueError):
         self.reason = reason
         super().__init__(f"{self.where}: {_one_line(reason)}")
 
+    def about(self, file: str | PathLike[str]) -> CwbError:
+        """This error as one about ``file``: a rule failed on one value read from ``file``, and
+        the one-line message must name the file first (same class; the value kept in the
+        reason). Unchanged when it already names ``file``."""
+        if self.where == str(file):
+            return self
+        return type(self)(file, f"{self.where}: {self.reason}")
+
 
 #: what :meth:`str.splitlines` splits on
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")

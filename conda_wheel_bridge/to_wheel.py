@@ -142,7 +142,7 @@ def _naming(package: str | Path) -> Iterator[None]:
     except CwbError as exc:
         if exc.where == str(package):
             raise
-        raise type(exc)(package, f"{exc.where}: {exc.reason}") from None
+        raise exc.about(package) from None
 
 
 def _conda_to_wheel(package: Path, out_dir: Path, names: NameMap | None,

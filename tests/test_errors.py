@@ -26,3 +26,13 @@ def test_reason_never_breaks_the_line_and_where_is_kept(where: str, reason: str)
     message = str(CwbError(where, reason))
     assert message.startswith(f"{where}: ")
     assert len(message[len(where):].splitlines()) == 1
+
+
+def test_about_names_the_file_first_and_keeps_the_class() -> None:
+    from conda_wheel_bridge.errors import MappingError
+
+    inner = MappingError("nvidia :: sm_arch :: 99", "no conda counterpart")
+    outer = inner.about("/tmp/x.whl")
+    assert type(outer) is MappingError
+    assert str(outer) == "/tmp/x.whl: nvidia :: sm_arch :: 99: no conda counterpart"
+    assert outer.about("/tmp/x.whl") is outer  # already about the file: unchanged
