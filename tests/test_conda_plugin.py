@@ -157,7 +157,10 @@ def test_conda_loads_the_plugin_and_its_hooks() -> None:
     assert len(names) == len(set(names)), f"a virtual package is provided twice: {sorted(names)}"
     assert "cuda_arch" in names
     if hasattr(manager, "get_package_extractors"):
-        assert manager.get_package_extractors()[".whl"].name == "cwb-wheel"
+        chosen = manager.get_package_extractors()[".whl"].name
+        assert chosen == "cwb-wheel", (
+            f"conda hands .whl files to {chosen!r}, not to cwb: another plugin (conda-pypi's "
+            "extractor) claims the extension too; docs/plugin.md says not to install both")
 
 
 def _virtual(env: dict[str, str], **overrides: str) -> dict[str, tuple[str, str]]:
