@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "write_if_changed"]
+__all__ = [
+    "atomic_output",
+    "atomic_write_bytes",
+    "commit",
+    "temporary_beside",
+    "write_if_changed",
+]
 
 
 @contextlib.contextmanager
@@ -22,20 +28,32 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fh, tmp = temporary_beside(target)
     try:
-        # mkstemp makes the file owner-only; published outputs get the usual 0666 & ~umask
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as fh:
+        with fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+            commit(fh, tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def temporary_beside(path: Path, mode: str = "wb") -> tuple[IO[bytes], Path]:
+    """A new, private temporary file in ``path``'s folder (made if missing), opened in ``mode``:
+    what will become ``path`` once :func:`commit` renames it (same folder, so same filesystem)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    return os.fdopen(fd, mode), Path(tmp)
+
+
+def commit(fh: IO[bytes], tmp: Path, target: Path) -> None:
+    """Flush and fsync ``fh`` (open on ``tmp``), give it the usual ``0666 & ~umask`` mode (mkstemp
+    makes files owner-only) and rename it onto ``target``."""
+    fh.flush()
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.fsync(fh.fileno())
+    os.replace(tmp, target)
 
 
 def _umask() -> int:

@@ -11,13 +11,13 @@ import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from .atomic import commit, temporary_beside
 from .distinfo import record_field
 from .errors import BadArchive, BadMetadata, UnsafePath
 from .wheelname import check_member_name, wheel_filename
@@ -26,8 +26,6 @@ __all__ = ["WheelWriter", "wheel_filename"]
 
 _CHUNK = 1024 * 1024
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_UMASK = os.umask(0o022)  # read the process umask once (there is no way to read it without setting)
-os.umask(_UMASK)
 
 
 def _date_time() -> tuple[int, int, int, int, int, int]:
@@ -53,12 +51,7 @@ class WheelWriter:
     def __init__(self, path: Path, *, compresslevel: int = 6) -> None:
         self.path = Path(path)
         self._compresslevel = compresslevel
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-        )
-        self._tmp = Path(tmp)
-        self._fh = os.fdopen(fd, "w+b")
+        self._fh, self._tmp = temporary_beside(self.path, "w+b")
         self._zip = zipfile.ZipFile(
             self._fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
@@ -163,11 +156,8 @@ class WheelWriter:
                 info, ("\n".join(lines) + "\n").encode(), compresslevel=self._compresslevel
             )
             self._zip.close()
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            commit(self._fh, self._tmp, self.path)
             self._fh.close()
-            os.chmod(self._tmp, 0o666 & ~_UMASK)  # mkstemp made it private; a wheel is not
-            os.replace(self._tmp, self.path)
         except BaseException:
             self._discard()
             raise
