@@ -9,7 +9,6 @@ No conda-forge python is reachable here (DESIGN.md §7), so end-to-end tests ins
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.condamaker import Member, file_member, link_member, write_package
+from tests.support.condamaker import Member, file_member, link_member, paths_json, write_package
 
 __all__ = [
     "current_subdir",
@@ -52,18 +51,17 @@ def _symlink(name: str, target: str) -> tarfile.TarInfo:
 
 def _paths_json(payload: Sequence[Member]) -> bytes:
     """paths.json for ``payload``: files by content, symlinks by their target's text."""
-    rows = []
+    files: dict[str, bytes] = {}
+    softlinks: dict[str, dict[str, object]] = {}
     for member in payload:
         info, data = member if isinstance(member, tuple) else (member, None)
         if info.issym():
-            rows.append({"_path": info.name, "path_type": "softlink",
-                         "sha256": hashlib.sha256(info.linkname.encode()).hexdigest(),
-                         "size_in_bytes": len(info.linkname)})
+            files[info.name] = info.linkname.encode()
+            softlinks[info.name] = {"path_type": "softlink"}
         else:
             assert data is not None
-            rows.append({"_path": info.name, "path_type": "hardlink",
-                         "sha256": hashlib.sha256(data).hexdigest(), "size_in_bytes": len(data)})
-    return json.dumps({"paths": rows, "paths_version": 1}).encode()
+            files[info.name] = data
+    return paths_json(files, **softlinks)
 
 
 def _write(path: Path, index: dict[str, Any], payload: Sequence[Member]) -> Path:
