@@ -56,8 +56,32 @@ def _json(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
+@dataclass(frozen=True)
+class _WheelWide:
+    """What every package made from one wheel shares (a universal2 wheel makes two)."""
+
+    conda_name: str
+    variant: WheelVariant
+    timestamp: int  # the wheel file's mtime, seconds
+    licenses: list[tuple[str, bytes]]
+    about: bytes
+
+
+def _wheel_wide(reader: WheelReader, names: NameMap) -> _WheelWide:
+    info = reader.info
+    licenses = license_files(reader)
+    return _WheelWide(
+        conda_name=names.pypi_to_conda(info.name),
+        variant=wheel_variant(info, str(info.path)),
+        timestamp=int(os.stat(info.path).st_mtime),
+        licenses=licenses,
+        about=_json(about_json(info, [name for name, _ in licenses])),
+    )
+
+
 def _convert_one(
     reader: WheelReader,
+    wide: _WheelWide,
     target: CondaTarget,
     out_dir: Path,
     *,
@@ -68,20 +92,17 @@ def _convert_one(
 ) -> ConvertResult:
     info = reader.info
     where = str(info.path)
-    conda_name = names.pypi_to_conda(info.name)
-    variant = wheel_variant(info, where)
-    depends, extras, notes = wheel_depends(info, target, names, where, variant)
-    timestamp = int(os.stat(info.path).st_mtime)
-    index = index_json(info, target, conda_name, depends, extras, variant, timestamp * 1000, where)
+    depends, extras, notes = wheel_depends(info, target, names, where, wide.variant)
+    index = index_json(info, target, wide.conda_name, depends, extras, wide.variant,
+                       wide.timestamp * 1000, where)
     entries, link_eps = plan_payload(reader, target, where)
-    licenses = license_files(reader)
-    about = about_json(info, [name for name, _ in licenses])
 
     stem = f"{index['name']}-{index['version']}-{index['build']}"
     path = out_dir / target.subdir / (stem + FORMATS[fmt])
-    with conda_writer(path, zstd_level=zstd_level, zstd_threads=zstd_threads, mtime=timestamp) as w:
+    with conda_writer(path, zstd_level=zstd_level, zstd_threads=zstd_threads,
+                      mtime=wide.timestamp) as w:
         w.add_info("index.json", _json(index))
-        w.add_info("about.json", _json(about))
+        w.add_info("about.json", wide.about)
         w.add_info("paths.json", _json(paths_json(entries)))
         w.add_info("files", "".join(e.path + "\n" for e in entries).encode())
         if target.noarch_python:
@@ -90,7 +111,7 @@ def _convert_one(
                 "package_metadata_version": 1,
             }
             w.add_info("link.json", _json(link))
-        for name, data in licenses:
+        for name, data in wide.licenses:
             w.add_info(f"licenses/{name}", data)
         w.set_payload_size_hint(sum(e.size for e in entries))
         for e in entries:
@@ -139,10 +160,12 @@ def wheel_to_conda_all(
                     raise UnsupportedTag(
                         wheel, f"wheel reaches none of {', '.join(sorted(subdirs))}"
                     )
+            wide = _wheel_wide(reader, names)
             for target in targets:
                 done.append(
                     _convert_one(
                         reader,
+                        wide,
                         target,
                         out,
                         fmt=fmt,
