@@ -21,6 +21,7 @@ from conda_wheel_bridge.channel.anaconda_api import (
     NotFound,
     ServerError,
 )
+from conda_wheel_bridge.channel.artifact import read_conda_facts
 from conda_wheel_bridge.channel.publish import (
     KEEP_LABEL,
     collect_artifacts,
@@ -31,7 +32,9 @@ from conda_wheel_bridge.channel.publish import (
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError
 
 from tests.support.anaconda_server import FakeAnaconda, iter_requests
+from tests.support.condamaker import file_member, write_package
 from tests.support.fixture_channel import make_channel
+from tests.support.wheelmaker import make_wheel
 
 TOKEN = "s3cr3t-T0KEN-alice-4f9a"
 
@@ -92,6 +95,82 @@ def test_collect_refuses_a_misnamed_package_and_a_bad_wheel(channel: Path) -> No
     shutil.copyfile(src, channel / "linux-64" / src.name)  # noarch package in linux-64/
     with pytest.raises(BadMetadata, match="subdir 'noarch' but folder linux-64/"):
         collect_artifacts(channel)
+
+
+def test_collect_reads_conda_info_through_the_index_reader_without_hashing(channel: Path) -> None:
+    for art in (a for a in collect_artifacts(channel) if a.kind == "conda"):
+        record = read_conda_facts(art.path)["record"]
+        for key in ("md5", "sha256", "size"):  # publish hashes each file just before its upload
+            assert key in record and key not in art.attrs
+            del record[key]
+        assert dict(art.attrs) == record
+        assert read_conda_facts(art.path, hashes=False)["record"] == record
+
+
+def _one_line_naming(error: pytest.ExceptionInfo[CwbError], path: Path) -> str:
+    text = str(error.value)
+    assert "\n" not in text and text.startswith(f"{path}: ")
+    return text
+
+
+@pytest.mark.parametrize("fmt", ["conda", "tar.bz2"])
+def test_a_truncated_conda_package_is_one_line_naming_it(tmp_path: Path, fmt: str) -> None:
+    good = tmp_path / "good"
+    path = write_package(good / "noarch" / f"cut-1.0-0.{fmt}",
+                         [file_member("info/index.json", b'{"name": "cut", "version": "1.0", '
+                                      b'"build": "0", "subdir": "noarch"}')],
+                         [file_member("cut/data.bin", bytes(range(256)) * 64)])
+    assert [a.name for a in collect_artifacts(good)] == ["cut"]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BadArchive) as info:
+        collect_artifacts(good)
+    assert "cannot" in _one_line_naming(info, path)
+
+
+@pytest.mark.parametrize(("member", "data", "reason"), [
+    ("info/about.json", b'["not", "an", "object"]', "info/about.json is not a JSON object"),
+    ("info/index.json", b'{"name": "bad",', "info/index.json is not valid JSON"),
+    ("info/index.json", b'{"name": "bad", "version": "1.0"}', "info/index.json has no 'build'"),
+])
+def test_malformed_conda_info_is_one_line_naming_the_package(
+        tmp_path: Path, member: str, data: bytes, reason: str) -> None:
+    index = b'{"name": "bad", "version": "1.0", "build": "0", "subdir": "noarch"}'
+    info_files = {"info/index.json": index, "info/about.json": b"{}", member: data}
+    path = write_package(tmp_path / "c" / "noarch" / "bad-1.0-0.conda",
+                         [file_member(k, v) for k, v in info_files.items()], [])
+    with pytest.raises(BadMetadata) as info:
+        collect_artifacts(tmp_path / "c")
+    assert reason in _one_line_naming(info, path)
+
+
+def test_wheels_are_read_by_the_shared_validating_reader(tmp_path: Path) -> None:
+    channel = tmp_path / "c"
+    made = make_wheel(channel / "wheels", "Tiny-Pkg", "2.0", tag="py3-none-manylinux_2_17_x86_64",
+                      build_tag="3", license_expression="MIT",
+                      extra_metadata=["Summary: a tiny package"])
+    [art] = collect_artifacts(channel)
+    assert (art.path, art.kind, art.name, art.version, art.basename) == (
+        made, "pypi", "tiny-pkg", "2.0", made.name)
+    assert (art.summary, art.license) == ("a tiny package", "MIT")
+    assert art.attrs == {"build_no": "3", "python_version": "py3", "abi": None,
+                         "platform": "manylinux_2_17_x86_64", "packagetype": "bdist_wheel"}
+
+
+@pytest.mark.parametrize(("name", "error", "reason"), [
+    ("six-1.18.0-py2.py3-none-any.whl", BadMetadata, "METADATA Version 1.17.0 does not match"),
+    ("other-1.17.0-py2.py3-none-any.whl", BadArchive, "does not match the project name"),
+    ("six-notaversion-py2.py3-none-any.whl", BadArchive, "invalid version 'notaversion'"),
+    ("six-1.17.0-py3-any.whl", BadArchive, "not 5 to 7"),
+])
+def test_a_wheel_that_contradicts_its_file_name_is_one_line_naming_it(
+        tmp_path: Path, fixtures_dir: Path, name: str, error: type[CwbError], reason: str) -> None:
+    channel = tmp_path / "c"
+    (channel / "wheels").mkdir(parents=True)
+    path = channel / "wheels" / name
+    shutil.copyfile(fixtures_dir / "wheels" / "six-1.17.0-py2.py3-none-any.whl", path)
+    with pytest.raises(error) as info:
+        collect_artifacts(channel)
+    assert reason in _one_line_naming(info, path)
 
 
 @pytest.mark.parametrize("owner", ["", "a b", "-x", "x/y", "é"])

@@ -59,15 +59,20 @@ def file_hashes(path: Path) -> tuple[str, str, int]:
     return md5.hexdigest(), sha.hexdigest(), size
 
 
-def read_conda_facts(path: Path) -> CondaFacts:
+def read_conda_facts(path: Path, *, hashes: bool = True) -> CondaFacts:
     """Return the repodata record and side facts of the conda artifact at ``path``.
 
     Raises :class:`BadArchive` for an unreadable archive and :class:`BadMetadata` for a
-    missing or malformed ``info/index.json``.
+    missing or malformed ``info/index.json``. ``hashes=False`` reads only the ``info/`` part and
+    leaves ``md5``, ``sha256`` and ``size`` out of the record (for callers that hash it later).
     """
     size = path.stat().st_size
+    md5 = sha = ""
     try:
-        if size <= _IN_MEMORY_LIMIT:
+        if not hashes:
+            with open(path, "rb") as fh:
+                files = _info_files(path.name, fh)
+        elif size <= _IN_MEMORY_LIMIT:
             data = path.read_bytes()
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
             sha = hashlib.sha256(data).hexdigest()
@@ -91,9 +96,10 @@ def read_conda_facts(path: Path) -> CondaFacts:
     record = dict(index)
     record.setdefault("build_number", 0)
     record.setdefault("depends", [])
-    record["md5"] = md5
-    record["sha256"] = sha
-    record["size"] = size
+    if hashes:
+        record["md5"] = md5
+        record["sha256"] = sha
+        record["size"] = size
     link = _json(path, files, "info/link.json")
     noarch = link.get("noarch")
     if "noarch" not in record and isinstance(noarch, Mapping) and noarch.get("type"):

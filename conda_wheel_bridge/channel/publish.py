@@ -10,22 +10,19 @@ while the old file is swapped out.
 from __future__ import annotations
 
 import base64
-import json
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
-from conda_package_streaming.package_streaming import stream_conda_info
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from ..defaults import CONDA_SUFFIXES
-from ..errors import BadArchive, BadMetadata, CwbError
+from ..errors import BadMetadata, CwbError
+from ..wheelfile import WheelInfo, open_wheel
 from .anaconda_api import AnacondaClient, Conflict, NotFound, file_digests
+from .artifact import read_conda_facts
 from .index import ARTIFACT_SUFFIXES, SUBDIR_NAME
 
 __all__ = [
@@ -119,27 +116,12 @@ def _channel_files(channel: Path) -> Iterable[Path]:
 
 
 def _read_conda(path: Path) -> Artifact:
-    wanted = {"info/index.json", "info/about.json"}
-    have: dict[str, Any] = {}
-    try:
-        stream = stream_conda_info(str(path))
-        for tar, member in stream:
-            if member.name in wanted:
-                fh = tar.extractfile(member)
-                if fh is not None:
-                    have[member.name] = json.loads(fh.read())
-                if len(have) == len(wanted):
-                    stream.close()
-                    break
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadArchive(path, f"cannot read the conda package ({exc})") from None
-    except Exception as exc:  # tarfile/zstd errors have no common base class
-        raise BadArchive(path, f"cannot read the conda package ({type(exc).__name__})") from None
-    index = have.get("info/index.json")
-    if not isinstance(index, dict):
-        raise BadMetadata(path, "no info/index.json")
-    name, version, build = (str(index.get(k, "")) for k in ("name", "version", "build"))
-    subdir = str(index.get("subdir") or path.parent.name)
+    """The conda package at ``path``, its ``info/`` read by the index's reader (not hashed here:
+    :class:`_Session` hashes each file just before its upload)."""
+    facts = read_conda_facts(path, hashes=False)
+    record = facts["record"]
+    name, version, build = (str(record[k]) for k in ("name", "version", "build"))
+    subdir = str(record.get("subdir") or path.parent.name)
     if not _CONDA_NAME_RE.match(name):
         raise BadMetadata(path, f"index.json name {name!r} is not a valid conda package name")
     if not _CONDA_VERSION_RE.match(version):
@@ -151,56 +133,47 @@ def _read_conda(path: Path) -> Artifact:
         raise BadMetadata(path, f"file name is not {name}-{version}-{build}{ext} (index.json)")
     if subdir != path.parent.name:
         raise BadMetadata(path, f"index.json subdir {subdir!r} but folder {path.parent.name}/")
-    about = have.get("info/about.json") or {}
-    attrs = dict(index)
+    about = facts["about"]
+    attrs = dict(record)
     attrs["subdir"] = subdir
     return Artifact(
         path=path, kind="conda", name=name, version=version, basename=f"{subdir}/{path.name}",
         attrs=attrs, summary=str(about.get("summary") or ""),
-        license=str(index.get("license") or about.get("license") or "") or None,
+        license=str(record.get("license") or about.get("license") or "") or None,
     )
 
 
 def _read_wheel(path: Path) -> Artifact:
-    parts = path.name[: -len(".whl")].split("-")
-    if len(parts) not in (5, 6):
-        raise BadArchive(path, "not a wheel file name (name-version[-build]-python-abi-platform)")
-    name, version = canonicalize_name(parts[0]), parts[1]
-    try:
-        Version(version)
-    except InvalidVersion:
-        raise BadMetadata(path, f"version {version!r} in the file name is not PEP 440") from None
-    metadata = _wheel_metadata(path, parts[0], version)
-    meta_name = metadata.get("Name", "")
-    if canonicalize_name(meta_name) != name:
-        raise BadMetadata(path, f"METADATA Name {meta_name!r} does not match the file name")
-    if metadata.get("Version", "") and Version(metadata["Version"]) != Version(version):
-        raise BadMetadata(path, f"METADATA Version {metadata['Version']!r} is not the file's")
+    """The wheel at ``path``, validated by :func:`open_wheel` (file name, one dist-info, METADATA
+    Name/Version vs the file name); only its dist-info files are read, never the payload."""
+    info = _wheel_info(path)
+    fn = info.filename
+    stem = path.name[: -len(".whl")]
+    if fn.variant_label:
+        stem = stem[: -len(fn.variant_label) - 1]
+    python, abi, platform = stem.split("-")[-3:]
     attrs = {
-        "build_no": parts[2] if len(parts) == 6 else 0,
-        "python_version": parts[-3],
-        "abi": None if parts[-2] == "none" else parts[-2],
-        "platform": None if parts[-1] == "any" else parts[-1],
+        "build_no": fn.build if fn.build is not None else 0,
+        "python_version": python,
+        "abi": None if abi == "none" else abi,
+        "platform": None if platform == "any" else platform,
         "packagetype": "bdist_wheel",
     }
     return Artifact(
-        path=path, kind="pypi", name=name, version=version, basename=path.name, attrs=attrs,
-        summary=metadata.get("Summary", ""), license=metadata.get("License") or None,
+        path=path, kind="pypi", name=canonicalize_name(fn.name), version=fn.version,
+        basename=path.name, attrs=attrs, summary=str(info.metadata.get("Summary") or ""),
+        license=info.license_expression or info.license or None,
     )
 
 
-def _wheel_metadata(path: Path, dist: str, version: str) -> dict[str, str]:
+def _wheel_info(path: Path) -> WheelInfo:
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = [n for n in zf.namelist()
-                       if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-            if len(members) != 1:
-                raise BadMetadata(path, f"expected one .dist-info/METADATA, found {len(members)}")
-            with zf.open(members[0]) as fh:
-                headers = BytesHeaderParser().parse(fh)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BadArchive(path, f"cannot read the wheel ({exc})") from None
-    return {k: str(v) for k, v in headers.items()}
+        with open_wheel(path) as wheel:
+            return wheel.info
+    except CwbError as exc:
+        if exc.where == path.name:  # the file-name checks name the file by its base name only
+            raise type(exc)(path, exc.reason) from None
+        raise
 
 
 # -- publishing ------------------------------------------------------------------------------
