@@ -10,8 +10,9 @@ import configparser
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from packaging.tags import Tag
 
@@ -36,6 +37,7 @@ from .wheelwriter import wheel_filename
 
 __all__ = [
     "DistInfo",
+    "Requirements",
     "check_depends",
     "entry_points_txt",
     "script_names",
@@ -44,6 +46,7 @@ __all__ = [
     "wheel_filename_for",
     "wheel_metadata",
     "wheel_name_for_conda",
+    "wheel_tags",
 ]
 
 
@@ -57,6 +60,16 @@ class DistInfo:
     requires_txt: bytes | None = None
     variant_json: bytes | None = None
     extras: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class Requirements(NamedTuple):
+    """The conda depends as core metadata, translated once per conversion by :func:`check_depends`
+    and handed on to :func:`wheel_metadata`."""
+
+    requires_dist: list[str]
+    requires_python: str | None
+    requires_external: list[str]
+    provides_extra: list[str]
 
 
 def wheel_name_for_conda(package: CondaPackage, names: NameMap) -> str:
@@ -83,12 +96,13 @@ def _wheel_build(carried: bytes | None) -> str | None:
 
 
 def wheel_filename_for(info: CondaPackage, metadata: bytes, carried_wheel: bytes | None = None,
-                       label: str | None = None) -> str:
-    """The wheel file name: name and version from ``metadata``, tags, build tag, label."""
+                       label: str | None = None, *, tags: Sequence[Tag] | None = None) -> str:
+    """The wheel file name: name and version from ``metadata``, tags (``tags``, when the caller
+    has them from :func:`wheel_tags`), build tag, label."""
     fields = header_mapping(metadata)
+    tags = tags if tags is not None else wheel_tags(info, carried_wheel)
     return wheel_filename(fields["name"][0].strip(), fields["version"][0].strip(),
-                          _tags(info, carried_wheel), build=_wheel_build(carried_wheel),
-                          variant_label=label)
+                          tags, build=_wheel_build(carried_wheel), variant_label=label)
 
 
 def variant_json(info: CondaPackage, dist: DistInfo) -> tuple[str, bytes] | None:
@@ -107,7 +121,7 @@ def _carried_variant(info: CondaPackage, data: bytes | None) -> tuple[str, bytes
     return desc.label, data
 
 
-def _tags(info: CondaPackage, carried_wheel: bytes | None = None) -> list[Tag]:
+def wheel_tags(info: CondaPackage, carried_wheel: bytes | None = None) -> list[Tag]:
     """The tags conda's subdir and depends give; the carried WHEEL's tags when they name the
     same platforms (they keep what conda cannot say: ``abi3``, ``py2.py3``)."""
     computed = tags_for_conda(info.subdir, info.depends)
@@ -190,38 +204,47 @@ def _variant_label(props: Iterable[VariantProperty]) -> str:
     return str(desc.hexdigest)
 
 
-def wheel_metadata(info: CondaPackage, dist: DistInfo, names: NameMap) -> bytes:
-    """The wheel's METADATA: the carried one (or egg-info PKG-INFO) completed from conda."""
-    requires, python, external, extras = _translate_depends(info, names)
-    environment = _marker_environment(info, dist.wheel)
+def wheel_metadata(info: CondaPackage, dist: DistInfo, names: NameMap, *,
+                   requires: Requirements | None = None,
+                   tags: Sequence[Tag] | None = None) -> bytes:
+    """The wheel's METADATA: the carried one (or egg-info PKG-INFO) completed from conda.
+
+    ``requires`` (from :func:`check_depends`) and ``tags`` (from :func:`wheel_tags`) are what the
+    caller has computed already; missing ones are computed here, in that order.
+    """
+    requires_dist, python, external, extras = (
+        requires if requires is not None else check_depends(info, names))
+    environment = _marker_environment(
+        info, tags if tags is not None else wheel_tags(info, dist.wheel))
     if dist.requires_txt:
         egg_requires, egg_extras = egg_requires_to_requires_dist(
             dist.requires_txt.decode("utf-8", "replace"))
-        requires = egg_requires + missing_requirements(egg_requires, requires, environment)
+        requires_dist = egg_requires + missing_requirements(egg_requires, requires_dist,
+                                                            environment)
         extras = egg_extras + [e for e in extras if e not in egg_extras]
     additions = MetadataAdditions(
-        name=wheel_name_for_conda(info, names), version=info.version, requires_dist=requires,
+        name=wheel_name_for_conda(info, names), version=info.version, requires_dist=requires_dist,
         requires_python=python, requires_external=external, provides_extra=extras,
         marker_environment=environment)
     return compose_metadata(dist.metadata, info, additions)
 
 
-def _marker_environment(info: CondaPackage, carried_wheel: bytes | None) -> dict[str, str] | None:
+def _marker_environment(info: CondaPackage, tags: Iterable[Tag]) -> dict[str, str] | None:
     """The marker environment of a build for one CPython version (None for noarch)."""
-    for tag in _tags(info, carried_wheel):
+    for tag in tags:
         m = re.fullmatch(r"cp(\d)(\d+)", tag.interpreter)
         if m:
             return marker_environment(info.subdir, (int(m[1]), int(m[2])))
     return None
 
 
-def check_depends(info: CondaPackage, names: NameMap) -> None:
-    """Translate the depends once, so a name or spec with no answer fails before any output."""
-    _translate_depends(info, names)
+def check_depends(info: CondaPackage, names: NameMap) -> Requirements:
+    """Translate the depends before any output, so a name or spec with no answer fails first; hand
+    the result to :func:`wheel_metadata` (``requires=``) instead of translating again."""
+    return _translate_depends(info, names)
 
 
-def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], str | None,
-                                                                    list[str], list[str]]:
+def _translate_depends(info: CondaPackage, names: NameMap) -> Requirements:
     """(Requires-Dist, Requires-Python, Requires-External, Provides-Extra) from the depends.
 
     Non-Python depends become PEP 725 DepURLs. They are written as ``Requires-External`` values:
@@ -235,4 +258,5 @@ def _translate_depends(info: CondaPackage, names: NameMap) -> tuple[list[str], s
     # python_abi is a pin of the interpreter, which the wheel tags already say
     specs = [s for s in result.external if s.split()[0] != "python_abi"]
     external = list(conda_to_external(specs).requires_external_dep)
-    return list(result.requires_dist), result.requires_python, external, list(result.extras)
+    return Requirements(list(result.requires_dist), result.requires_python, external,
+                        list(result.extras))
