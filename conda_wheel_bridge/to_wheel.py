@@ -27,6 +27,7 @@ from .launchers import launcher_stem
 from .mapping.names import NameMap, load_name_map
 from .to_wheel_meta import (
     DistInfo,
+    Requirements,
     check_depends,
     entry_points_txt,
     script_names,
@@ -35,6 +36,7 @@ from .to_wheel_meta import (
     wheel_filename_for,
     wheel_metadata,
     wheel_name_for_conda,
+    wheel_tags,
 )
 from .wheelwriter import WheelWriter
 
@@ -43,6 +45,7 @@ __all__ = [
     "conda_to_wheel",
     "core_metadata_for_conda",
     "python_layout",
+    "wheel_core_metadata",
     "wheel_name_for_conda",
 ]
 
@@ -98,12 +101,24 @@ def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None
     """
     with _naming(package):
         info = read_conda_info(package)
-        return _core_metadata(info, names if names is not None else load_name_map())[0]
+        names = names if names is not None else load_name_map()
+        return _core_metadata(info, python_layout(info), names)[0]
 
 
-def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
+def wheel_core_metadata(info: CondaPackage, layout: PythonLayout | None,
+                        names: NameMap) -> tuple[bytes, str]:
+    """(METADATA, wheel file name) of the wheel ``info`` becomes, from the ``info/`` and
+    :func:`python_layout` the caller has already (only the dist-info is streamed, if any).
+
+    Errors name ``info.source``, as :func:`core_metadata_for_conda`'s do.
+    """
+    with _naming(info.source):
+        return _core_metadata(info, layout, names)
+
+
+def _core_metadata(info: CondaPackage, layout: PythonLayout | None,
+                   names: NameMap) -> tuple[bytes, str]:
     """(METADATA, wheel file name) without writing the wheel: only the dist-info is read."""
-    layout = python_layout(info)
     dist = DistInfo()
     if layout is not None and layout.dist_dir is not None:
         prefix = f"{layout.site_packages}/{layout.dist_dir}/"
@@ -111,10 +126,20 @@ def _core_metadata(info: CondaPackage, names: NameMap) -> tuple[bytes, str]:
             rel = _dist_member(member.path, prefix)
             if rel is not None and member.stream is not None:
                 _collect(info, dist, rel, member)
-    metadata = wheel_metadata(info, dist, names)
+    metadata, _, filename = _metadata_and_name(info, dist, names, check_depends(info, names))
+    return metadata, filename
+
+
+def _metadata_and_name(info: CondaPackage, dist: DistInfo, names: NameMap,
+                       requires: Requirements) -> tuple[bytes, tuple[str, bytes] | None, str]:
+    """METADATA, (label, variant.json) and the wheel file name, from the depends translated once
+    (``requires``) and the tags computed once here, so METADATA's markers and the name agree."""
+    tags = wheel_tags(info, dist.wheel)
+    metadata = wheel_metadata(info, dist, names, requires=requires, tags=tags)
     variant = variant_json(info, dist)
-    return metadata, wheel_filename_for(info, metadata, dist.wheel,
-                                        variant[0] if variant else None)
+    filename = wheel_filename_for(info, metadata, dist.wheel, variant[0] if variant else None,
+                                  tags=tags)
+    return metadata, variant, filename
 
 
 def conda_to_wheel(
@@ -151,7 +176,7 @@ def _conda_to_wheel(package: Path, out_dir: Path, names: NameMap | None,
     names = names if names is not None else load_name_map()
     layout = python_layout(info)
     if metadata_only:
-        data, filename = _core_metadata(info, names)
+        data, filename = _core_metadata(info, layout, names)
         target = Path(out_dir) / f"{filename}.metadata"
         atomic_write_bytes(target, data)
         return target
@@ -172,7 +197,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
     dist_prefix = f"{site}{layout.dist_dir}/"
     stem = _dist_stem(info, layout.dist_dir)
     dist_info, data_dir = f"{stem}.dist-info", f"{stem}.data"
-    check_depends(info, names)
+    requires = check_depends(info, names)  # fails here, before any output, on an unmapped depend
     dist = DistInfo()
     sources = {p.path for p in info.paths or ()}
     scripts: list[tuple[str, bytes, int]] = []  # held until the entry points are all known
@@ -208,10 +233,7 @@ def _write_wheel(info: CondaPackage, layout: PythonLayout, names: NameMap, out_d
                 writer.add_bytes(arcname, _fix_script(data), mode=mode | 0o755)
         if links:
             _add_links(info, writer, links, symlinks)
-        metadata = wheel_metadata(info, dist, names)
-        variant = variant_json(info, dist)
-        filename = wheel_filename_for(info, metadata, dist.wheel,
-                                      variant[0] if variant else None)
+        metadata, variant, filename = _metadata_and_name(info, dist, names, requires)
         if "-".join(filename.split("-")[:2]) != stem:
             raise BadMetadata(info.source, f"{layout.dist_dir} does not match the name and "
                                            f"version of its METADATA ({filename})")

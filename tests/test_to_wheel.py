@@ -15,6 +15,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -22,8 +23,17 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 
 from conda_wheel_bridge.condameta import header_mapping
+from conda_wheel_bridge.condasource import read_conda_info
 from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsupportedTag
-from conda_wheel_bridge.to_wheel import conda_to_wheel, core_metadata_for_conda
+from conda_wheel_bridge.mapping import platform as conda_platform
+from conda_wheel_bridge.mapping import requirements
+from conda_wheel_bridge.mapping.names import load_name_map
+from conda_wheel_bridge.to_wheel import (
+    conda_to_wheel,
+    core_metadata_for_conda,
+    python_layout,
+    wheel_core_metadata,
+)
 from conda_wheel_bridge.wheelfile import open_wheel
 
 from tests.support.condamaker import make_conda_package
@@ -532,3 +542,63 @@ def test_an_existing_wheel_in_the_output_folder_is_left_alone(fixtures_dir: Path
     wheel = conda_to_wheel(fixtures_dir / CONDA / "noarch/boltons-0.1.0-pyhbf21a9e_0.conda", out)
     assert bystander.read_bytes() == b"someone else's wheel"
     assert sorted(p.name for p in out.iterdir()) == sorted([bystander.name, wheel.name])
+
+
+# --- one translation per conversion ---------------------------------------------------------------
+
+@pytest.mark.parametrize("metadata_only", [False, True])
+@pytest.mark.parametrize("fixture", [
+    "osx-64/mock-2.0.0-py37_1000.conda",  # cp37 tags: METADATA's markers need them too
+    "noarch/boltons-0.1.0-pyhbf21a9e_0.conda",  # noarch: python, Requires-Python from depends
+])
+def test_one_conversion_translates_depends_and_computes_tags_once(
+        fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture: str,
+        metadata_only: bool) -> None:
+    calls = {"depends": 0, "tags": 0}
+    translate, tags = requirements.conda_depends_to_requires_dist, conda_platform.tags_for_conda
+
+    def counted_translate(*args: Any, **kw: Any) -> Any:
+        calls["depends"] += 1
+        return translate(*args, **kw)
+
+    def counted_tags(*args: Any, **kw: Any) -> Any:
+        calls["tags"] += 1
+        return tags(*args, **kw)
+
+    monkeypatch.setattr(requirements, "conda_depends_to_requires_dist", counted_translate)
+    monkeypatch.setattr("conda_wheel_bridge.to_wheel_meta.tags_for_conda", counted_tags)
+    out = conda_to_wheel(fixtures_dir / CONDA / fixture, tmp_path, metadata_only=metadata_only)
+    assert calls == {"depends": 1, "tags": 1}
+    data = out.read_bytes() if metadata_only else None
+    if data is None:
+        with open_wheel(out) as reader:
+            data = reader.info.metadata_bytes
+            assert {str(t) for t in reader.info.wheel_tags} == {
+                str(t) for t in reader.info.filename.tags}  # WHEEL says what the name says
+    assert data == core_metadata_for_conda(fixtures_dir / CONDA / fixture)
+    assert header_mapping(data)["requires-dist"]  # the one translation reached METADATA
+
+
+@pytest.mark.parametrize("fixture", [
+    "noarch/moto-1.3.7-py_0.tar.bz2",
+    "osx-64/mock-2.0.0-py37_1000.tar.bz2",
+    "linux-64/cuda-0.1.0-h055459d_0.conda",  # no Python: a synthesised document, a variant label
+    "_nosubdir/symlink-test-1.0.0-0.conda",  # no paths listing: the layout is found by a pass
+])
+def test_wheel_core_metadata_from_info_already_read(fixtures_dir: Path, tmp_path: Path,
+                                                    fixture: str) -> None:
+    package = fixtures_dir / CONDA / fixture
+    info = read_conda_info(package)
+    data, filename = wheel_core_metadata(info, python_layout(info), load_name_map())
+    assert data == core_metadata_for_conda(package)
+    doc = conda_to_wheel(package, tmp_path, metadata_only=True)
+    assert doc.name == f"{filename}.metadata" and doc.read_bytes() == data
+
+
+def test_wheel_core_metadata_error_names_the_package(fixtures_dir: Path) -> None:
+    package = fixtures_dir / CONDA / "linux-fake/virtualdep-package-2.0-0.conda"
+    info = read_conda_info(package)
+    with pytest.raises(UnsupportedTag) as err:
+        wheel_core_metadata(info, python_layout(info), load_name_map())
+    assert err.value.where == str(package)
+    assert err.value.reason == "linux-fake: no wheel platform tag for this conda subdir"
