@@ -105,7 +105,9 @@ def _variant_of_wheel(data: Mapping[str, Any] | None, label: str | None) -> dict
 
 
 def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
-    from .to_wheel import core_metadata_for_conda, python_layout, wheel_name_for_conda
+    """Both sides from one read of ``info/`` (and, for the METADATA, one pass over the
+    dist-info): the parsed info and layout are handed to the wheel side, not read again."""
+    from .to_wheel import python_layout, wheel_core_metadata, wheel_name_for_conda
 
     info = read_conda_info(source)
     layout = python_layout(info)
@@ -127,7 +129,7 @@ def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
     }
     wheel: dict[str, Any]
     try:
-        wheel = _wheel_side_of_conda(info, core_metadata_for_conda(source, names=names))
+        wheel = _wheel_side_of_conda(info, wheel_core_metadata(info, layout, names)[0])
         wheel["name"] = wheel["name"] or wheel_name_for_conda(info, names)
         if layout is None or layout.dist_dir is None:
             wheel["convertible"] = False

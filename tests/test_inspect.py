@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conda_wheel_bridge import inspect as inspect_module
+from conda_wheel_bridge import to_wheel
+from conda_wheel_bridge.condasource import CondaPackage, iter_payload, read_conda_info
 from conda_wheel_bridge.errors import BadArchive
 from conda_wheel_bridge.inspect import format_text, inspect_artifact
 
@@ -91,3 +95,35 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path: Path, cwb: Cwb, name: str,
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(BadArchive, match="no such file"):
         inspect_artifact(tmp_path / "nope.whl")
+
+
+@pytest.mark.parametrize("fixture,passes", [
+    ("noarch/moto-1.3.7-py_0.tar.bz2", 1),  # the dist-info, for METADATA
+    ("_nosubdir/symlink-test-1.0.0-0.conda", 1),  # no paths listing: the layout needs the payload
+    ("linux-64/cuda-0.1.0-h055459d_0.conda", 0),  # listed, no Python: info/ says it all
+])
+def test_conda_package_is_read_once_for_both_sides(
+        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, passes: int) -> None:
+    reads: list[str] = []
+
+    def read_once(package: Any) -> CondaPackage:
+        reads.append(str(package))
+        return read_conda_info(package)
+
+    def counted_payload(*args: Any, **kw: Any) -> Any:
+        reads.append("payload")
+        return iter_payload(*args, **kw)
+
+    monkeypatch.setattr(inspect_module, "read_conda_info", read_once)
+    monkeypatch.setattr(to_wheel, "read_conda_info", read_once)
+    monkeypatch.setattr("conda_wheel_bridge.to_wheel.iter_payload", counted_payload)
+    package = fixtures_dir / "conda" / fixture
+    report = inspect_artifact(package)
+    assert reads == [str(package)] + ["payload"] * passes
+    assert report["wheel"]["name"] and report["wheel"]["version"] == report["conda"]["version"]
+
+
+def test_conda_side_error_is_the_converters_reason(fixtures_dir: Path) -> None:
+    report = inspect_artifact(fixtures_dir / "conda/linux-fake/virtualdep-package-2.0-0.conda")
+    assert report["conda"]["subdir"] == "linux-fake"
+    assert report["wheel"] == {"error": "linux-fake: no wheel platform tag for this conda subdir"}
