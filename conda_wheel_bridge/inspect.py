@@ -17,6 +17,7 @@ from .condameta import header_mapping
 from .condasource import is_conda_package, read_conda_info
 from .errors import BadArchive, CwbError
 from .mapping.names import NameMap, load_name_map
+from .wheelname import parse_wheel_filename
 
 __all__ = ["format_text", "inspect_artifact"]
 
@@ -129,7 +130,7 @@ def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
     }
     wheel: dict[str, Any]
     try:
-        wheel = _wheel_side_of_conda(info, wheel_core_metadata(info, layout, names)[0])
+        wheel = _wheel_side_of_conda(info, *wheel_core_metadata(info, layout, names))
         wheel["name"] = wheel["name"] or wheel_name_for_conda(info, names)
         if layout is None or layout.dist_dir is None:
             wheel["convertible"] = False
@@ -141,15 +142,16 @@ def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
     return {"file": source.name, "kind": "conda", "conda": conda, "wheel": wheel}
 
 
-def _wheel_side_of_conda(info: Any, metadata: bytes) -> dict[str, Any]:
-    from .mapping.platform import tags_for_conda
+def _wheel_side_of_conda(info: Any, metadata: bytes, filename: str) -> dict[str, Any]:
+    """The wheel a conversion would write: its METADATA, and the tags of its file name (which
+    follow a WHEEL file the package carries, as the converter does)."""
     from .mapping.variants import variant_properties_for_conda
 
     meta = _core_metadata(metadata)
     return {
         "name": meta.name,
         "version": meta.version,
-        "tags": [str(t) for t in tags_for_conda(info.subdir, info.depends)],
+        "tags": sorted(str(t) for t in parse_wheel_filename(filename).tags),
         "metadata_version": meta.metadata_version,
         "summary": meta.summary,
         "license": meta.license_expression or meta.license,

@@ -62,8 +62,21 @@ def test_conda_package_with_python_text_and_json(fixtures_dir: Path, cwb: Cwb) -
     assert report["conda"]["entry_points"] == ["moto_server = moto.server:main"]
     assert report["conda"]["python_distribution"] == "site-packages/moto-1.3.7.dist-info"
     assert report["wheel"]["convertible"] is True
-    assert report["wheel"]["tags"] == ["py3-none-any"]
+    # the tags of the wheel a conversion writes: moto carries its WHEEL file (py2.py3)
+    assert report["wheel"]["tags"] == ["py2-none-any", "py3-none-any"]
     assert any(r.startswith("boto3") for r in report["wheel"]["requires_dist"])
+
+
+def test_wheel_view_tags_are_the_converted_wheels(fixtures_dir: Path, tmp_path: Path) -> None:
+    from conda_wheel_bridge.to_wheel import conda_to_wheel
+    from conda_wheel_bridge.wheelname import parse_wheel_filename
+
+    for package in ("noarch/moto-1.3.7-py_0.tar.bz2", "osx-arm64/libzlib-1.3.1-h8359307_2.conda"):
+        path = fixtures_dir / "conda" / package
+        shown = inspect_artifact(path)["wheel"]["tags"]
+        written = conda_to_wheel(path, tmp_path / package, metadata_only=True)  # NAME.whl.metadata
+        wheel_name = written.name.removesuffix(".metadata")
+        assert shown == sorted(str(t) for t in parse_wheel_filename(wheel_name).tags)
 
 
 def test_conda_package_without_python_and_with_virtual_depends(fixtures_dir: Path) -> None:
