@@ -41,8 +41,10 @@ def tzdata(fixtures_dir: Path) -> Path:
     return fixtures_dir / "conda" / "noarch" / "tzdata-2025b-h78e105d_0.conda"
 
 
-TZ_ATTRS = {"name": "tzdata", "version": "2025b", "build": "h78e105d_0", "build_number": 0,
-            "subdir": "noarch", "noarch": "generic", "depends": [], "license": "PD"}
+TZ_ATTRS: dict[str, Any] = {
+    "name": "tzdata", "version": "2025b", "build": "h78e105d_0", "build_number": 0,
+    "subdir": "noarch", "noarch": "generic", "depends": [], "license": "PD",
+}
 TZ_BASENAME = "noarch/tzdata-2025b-h78e105d_0.conda"
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 Cwb = Callable[..., tuple[int, str, str]]
 
 
-def _one(cwb: Cwb, thing: str) -> dict[str, object]:
+def _one(cwb: Cwb, thing: str) -> dict[str, Any]:
+    """The one JSON result ``cwb map THING --json`` prints (JSON, so ``Any`` values)."""
     rc, out, err = cwb("map", thing, "--json")
     assert rc == 0, err
     (result,) = json.loads(out)
@@ -76,7 +78,7 @@ def test_platform_virtual_package_gives_wheel_tags(cwb: Cwb) -> None:
 def test_platform_tags(cwb: Cwb, thing: str, subdir: str, floor: str) -> None:
     result = _one(cwb, thing)
     assert result["kind"] == "platform-tag"
-    (target,) = result["targets"]  # type: ignore[misc]
+    (target,) = result["targets"]
     assert target["subdir"] == subdir
     assert floor in target["depends"]
 

@@ -11,6 +11,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,14 +66,14 @@ def check_package(wheel: Path, contents: CondaContents, index: dict[str, object]
         rows = _record_rows(contents, f"{dist}/RECORD")
         assert len(rows) == len(contents.payload)
         paths = {r["_path"]: r for r in contents.json("paths.json")["paths"]}
-        for path, member in contents.payload.items():
+        for path, entry in contents.payload.items():
             rec = _installed_record_path(path, site, index)
             assert rec in rows, (path, rec)
             digest, size = rows[rec]
             if path.endswith("/RECORD") or "prefix_placeholder" in paths[path]:
                 assert digest == "" and size == ""
             else:
-                assert digest == record_hash(member.data) and int(size) == len(member.data)
+                assert digest == record_hash(entry.data) and int(size) == len(entry.data)
     about = contents.json("about.json")
     license_ = index.get("license")
     if license_ is not None:
@@ -120,8 +121,11 @@ def test_every_fixture_wheel(wheel: Path, tmp_path: Path) -> None:
         check_package(wheel, contents, dict(result.index))
 
 
-def _convert(wheel: Path, out: Path, **kw: object) -> tuple[dict[str, object], CondaContents]:
-    result = wheel_to_conda(wheel, out, zstd_level=3, **kw)  # type: ignore[arg-type]
+def _convert(
+    wheel: Path, out: Path, *, allow_musllinux: bool = False
+) -> tuple[dict[str, Any], CondaContents]:
+    """Convert ``wheel``; its index.json (JSON, so ``Any`` values) and the package read back."""
+    result = wheel_to_conda(wheel, out, zstd_level=3, allow_musllinux=allow_musllinux)
     return dict(result.index), read_conda(result.path)
 
 
@@ -130,8 +134,8 @@ def test_pure_wheel_is_noarch_python(fixtures_dir: Path, tmp_path: Path) -> None
     assert index["subdir"] == "noarch" and index["noarch"] == "python"
     assert index["name"] == "requests" and index["version"] == "2.32.3"
     assert index["depends"][0] == "python >=3.8"
-    assert any(str(d).startswith("idna ") for d in index["depends"])  # type: ignore[attr-defined]
-    assert "socks" in index.get("extra_depends", {})  # type: ignore[operator]
+    assert any(str(d).startswith("idna ") for d in index["depends"])
+    assert "socks" in index.get("extra_depends", {})
     assert index["license"] == "Apache-2.0"
     assert "site-packages/requests/__init__.py" in contents.payload
     assert contents.json("link.json")["noarch"]["entry_points"] == []
@@ -162,7 +166,7 @@ def test_windows_wheel_layout(fixtures_dir: Path, tmp_path: Path) -> None:
     index, contents = _convert(
         fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-win_amd64.whl", tmp_path
     )
-    assert index["subdir"] == "win-64" and "__win" in index["depends"]  # type: ignore[operator]
+    assert index["subdir"] == "win-64" and "__win" in index["depends"]
     assert any(
         p.startswith("Lib/site-packages/msgpack/") and p.endswith(".pyd") for p in contents.payload
     )
@@ -172,7 +176,7 @@ def test_macos_arm64_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
     index, _ = _convert(
         fixtures_dir / "wheels/msgpack-1.1.0-cp311-cp311-macosx_11_0_arm64.whl", tmp_path
     )
-    assert index["subdir"] == "osx-arm64" and "__osx >=11.0" in index["depends"]  # type: ignore[operator]
+    assert index["subdir"] == "osx-arm64" and "__osx >=11.0" in index["depends"]
 
 
 def test_abi3_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -183,7 +187,7 @@ def test_abi3_wheel(fixtures_dir: Path, tmp_path: Path) -> None:
     index, contents = _convert(wheel, tmp_path)
     assert index["subdir"] == "linux-64" and index["noarch"] == "python"
     assert index["depends"][:2] == ["python >=3.9", "__glibc >=2.17"]
-    assert not any(str(d).startswith("python_abi") for d in index["depends"])  # type: ignore[attr-defined]
+    assert not any(str(d).startswith("python_abi") for d in index["depends"])
     assert any(
         p.startswith("site-packages/bcrypt/") and p.endswith(".so") for p in contents.payload
     )
@@ -195,7 +199,7 @@ def test_musllinux(fixtures_dir: Path, tmp_path: Path) -> None:
         wheel_to_conda(wheel, tmp_path)
     assert _files(tmp_path) == []
     index, _ = _convert(wheel, tmp_path, allow_musllinux=True)
-    assert "__musl >=1.2" in index["depends"]  # type: ignore[operator]
+    assert "__musl >=1.2" in index["depends"]
 
 
 def test_universal2_gives_both_mac_packages(tmp_path: Path) -> None:
@@ -211,7 +215,7 @@ def test_universal2_gives_both_mac_packages(tmp_path: Path) -> None:
 def test_free_threaded(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path / "w", "ft", "1.0", tag="cp313-cp313t-manylinux_2_28_x86_64")
     index, contents = _convert(wheel, tmp_path / "out")
-    assert "python_abi 3.13.* *_cp313t" in index["depends"]  # type: ignore[operator]
+    assert "python_abi 3.13.* *_cp313t" in index["depends"]
     assert "lib/python3.13t/site-packages/ft/__init__.py" in contents.payload
     assert str(index["build"]).startswith("py313th")
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rattler
@@ -24,6 +25,7 @@ from conda_wheel_bridge.errors import CwbError
 
 from tests.support.channelmaker import make_conda_package
 
+Cwb = Callable[..., tuple[int, str, str]]
 REPO = Path(__file__).resolve().parent.parent
 PURE = ("six-1.17.0-py2.py3-none-any.whl", "requests-2.32.3-py3-none-any.whl",
         "attrs-25.3.0-py3-none-any.whl")
@@ -47,8 +49,9 @@ def _python_ok(depends: list[str], version: str) -> bool:
     return rattler.VersionSpec(str(spec.version)).matches(rattler.Version(version))
 
 
-def _repodata(root: Path, subdir: str) -> dict:
-    return json.loads((root / subdir / "repodata.json").read_bytes())
+def _repodata(root: Path, subdir: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / subdir / "repodata.json").read_bytes())
+    return data
 
 
 def _artifacts(root: Path, subdir: str) -> list[Path]:
@@ -102,10 +105,13 @@ def test_rattler_and_conda_package_streaming_read_everything_written(channel: Pa
             with open(artifact, "rb") as fh:
                 for tar, member in stream_conda_info(fn, fh):
                     if member.name == "info/index.json":
-                        index = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+                        extracted = tar.extractfile(member)
+                        assert extracted is not None
+                        index = json.load(extracted)
                         break
             assert index["name"] == record.name.normalized
             assert index["version"] == str(record.version)
+            assert record.sha256 is not None
             assert bytes(record.sha256) == hashlib.sha256(artifact.read_bytes()).digest()
 
 
@@ -206,7 +212,7 @@ def test_only_regular_files_count_and_leftovers_go(tmp_path: Path) -> None:
     assert not (noarch / ".repodata.json.abc.part").exists()
 
 
-def test_corrupt_package_fails_cleanly_and_keeps_old_repodata(tmp_path: Path, cwb) -> None:
+def test_corrupt_package_fails_cleanly_and_keeps_old_repodata(tmp_path: Path, cwb: Cwb) -> None:
     root = tmp_path / "ch"
     make_conda_package(root, "good", "1.0")
     index_channel(root, simple=False)
@@ -291,7 +297,7 @@ def test_channeldata_follows_new_and_removed_subdirs(tmp_path: Path) -> None:
     assert json.loads((root / "channeldata.json").read_bytes())["subdirs"] == ["noarch"]
 
 
-def test_missing_channel_is_one_clear_error(tmp_path: Path, cwb) -> None:
+def test_missing_channel_is_one_clear_error(tmp_path: Path, cwb: Cwb) -> None:
     rc, _, err = cwb("index", tmp_path / "nope")
     assert rc == 1 and err == f"cwb: error: {tmp_path / 'nope'}: not a directory\n"
 

@@ -29,7 +29,8 @@ def _recipe() -> dict[str, Any]:
 
 
 def _pyproject() -> dict[str, Any]:
-    return tomllib.loads((REPO / "pyproject.toml").read_text())
+    data: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text())
+    return data
 
 
 def test_recipe_validates_against_recipe_v1_schema(data_dir: Path) -> None:

@@ -32,6 +32,7 @@ from variantlib.resolver.lib import sort_and_filter_supported_variants
 
 from conda_wheel_bridge import convert, host
 from conda_wheel_bridge.mapping import cpu, variants
+from conda_wheel_bridge.model import VariantProperty
 
 from tests.support.wheelmaker import make_wheel
 
@@ -175,7 +176,8 @@ def variantlib_choice(env: Mapping[str, str]) -> str:
     ranked = sort_and_filter_supported_variants(
         descs, vprops, namespace_priorities=list(NAMESPACES), filter_values=True
     )
-    return ranked[0].label
+    label: str = ranked[0].label  # variantlib ships no type information
+    return label
 
 
 def test_variant_json_written_by_variantlib_is_read() -> None:
@@ -202,7 +204,7 @@ def test_build_numbers_follow_variantlib_order_on_a_host_supporting_all() -> Non
     for label, props in VARIANTS.items():
         desc = variants.VariantDescription(
             label=label,
-            properties=tuple(variants.VariantProperty(*p) for p in props),
+            properties=tuple(VariantProperty(*p) for p in props),
             namespace_priorities=tuple(NAMESPACES),
         )
         numbers[label] = variants.conda_for_variant(desc, label).build_number
