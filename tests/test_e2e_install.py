@@ -98,7 +98,7 @@ def installed(
     return prefix
 
 
-def _run(prefix: Path, *args: str) -> str:
+def _run(prefix: Path, *args: str | Path) -> str:
     proc = subprocess.run(
         [str(a) for a in args],
         capture_output=True,

@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.serve import ChannelServer, negotiate, serve_in_thread
 
+Cwb = Callable[..., tuple[int, str, str]]
 SIX = "six-1.17.0-py2.py3-none-any.whl"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -169,7 +170,7 @@ def test_cli_serve_prints_its_url_and_serves(tmp_path: Path) -> None:
         proc.wait(timeout=30)
 
 
-def test_cli_serve_missing_channel(tmp_path: Path, cwb) -> None:
+def test_cli_serve_missing_channel(tmp_path: Path, cwb: Cwb) -> None:
     rc, _, err = cwb("serve", tmp_path / "none", "--port", "0")
     assert rc == 1 and err == f"cwb: error: {tmp_path / 'none'}: not a directory\n"
 

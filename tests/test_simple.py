@@ -7,6 +7,7 @@ import html.parser
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from conda_wheel_bridge.channel.index import index_channel
 from conda_wheel_bridge.channel.simple import merge_variants
 from conda_wheel_bridge.errors import BadMetadata
 
+Cwb = Callable[..., tuple[int, str, str]]
 WHEELS = ("six-1.17.0-py2.py3-none-any.whl", "requests-2.32.3-py3-none-any.whl",
           "msgpack-1.1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
 VARIANTS = ("test_package-0-py3-none-any-5d8be4b9.whl", "test_package-0-py3-none-any-60567bd9.whl",
@@ -161,7 +163,7 @@ def test_python_conda_packages_are_exported_as_wheels(tmp_path: Path, fixtures_d
 
 
 def test_invalid_wheel_fails_the_run_with_its_name(tmp_path: Path, fixtures_dir: Path,
-                                                   cwb) -> None:
+                                                   cwb: Cwb) -> None:
     root = tmp_path / "channel"
     (root / "noarch").mkdir(parents=True)
     shutil.copy(fixtures_dir / "wheels" / WHEELS[0], root / "noarch" / WHEELS[0])

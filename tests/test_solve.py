@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from conda_wheel_bridge.solve import SolveFailed, host_virtual_packages, parse_v
 from tests.support.channelmaker import make_variant_packages
 from tests.support.pyprefix import current_subdir, make_python_package
 from tests.support.wheelmaker import make_wheel
+
+Cwb = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,7 @@ def test_host_detection_honours_conda_overrides(monkeypatch: pytest.MonkeyPatch)
         assert "__unix" in found and "__linux" in found
 
 
-def test_cli_json(channel: Path, cwb) -> None:
+def test_cli_json(channel: Path, cwb: Cwb) -> None:
     rc, out, err = cwb("solve", "gpukit", "-c", channel, "--virtual", "__cuda=12.8",
                        "--no-host", "--json", "--explain")
     assert rc == 0, err
@@ -110,7 +113,7 @@ def test_cli_json(channel: Path, cwb) -> None:
     assert set(rejected) == {"cuda124_1", "cpu_0"}
 
 
-def test_cli_text_explain_and_failure(channel: Path, cwb) -> None:
+def test_cli_text_explain_and_failure(channel: Path, cwb: Cwb) -> None:
     rc, out, _ = cwb("solve", "gpukit", "-c", channel, "--virtual", "__cuda=12.4", "--no-host",
                      "--explain")
     assert rc == 0
@@ -123,7 +126,7 @@ def test_cli_text_explain_and_failure(channel: Path, cwb) -> None:
     assert rc == 1 and err.startswith("cwb: error: cuda=12: ")
 
 
-def test_missing_channel(tmp_path: Path, cwb) -> None:
+def test_missing_channel(tmp_path: Path, cwb: Cwb) -> None:
     rc, _, err = cwb("solve", "x", "-c", tmp_path / "none")
     assert rc == 1 and err == f"cwb: error: {tmp_path / 'none'}: no such channel directory\n"
     (tmp_path / "empty").mkdir()

@@ -13,7 +13,7 @@ import platform
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,11 @@ def _pip_fails(env: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def _run(*cmd: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
+def _run(
+    *cmd: str | Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=True,
-                          **kw)  # type: ignore[call-overload]
+                          env=env)
 
 
 def _pip_show(env: Path, name: str) -> dict[str, str]:
@@ -157,8 +159,8 @@ def test_egg_info_noarch_with_link_json_entry_points_runs(fixtures_dir: Path,
         assert json.loads(out.stdout)["CWB_PROBE"] == "42"
     probe = ("import importlib.metadata as m; d = m.distribution('conda-index-pkg-a'); "
              "print(d.version, sorted(e.name for e in d.entry_points))")
-    out = _run(env / "bin" / "python", "-c", probe).stdout.strip()
-    assert out == "1.0 ['conda-index-pkg-a', 'conda-index-pkg-a-helper']"
+    shown = _run(env / "bin" / "python", "-c", probe).stdout.strip()
+    assert shown == "1.0 ['conda-index-pkg-a', 'conda-index-pkg-a-helper']"
 
 
 def test_moto_metadata_entry_point_and_install(fixtures_dir: Path, tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def link_member(name: str, target: str, *, hard: bool = False) -> tarfile.TarInf
     return info
 
 
-def paths_json(files: Mapping[str, bytes], **overrides: dict[str, object]) -> bytes:
+def paths_json(files: Mapping[str, bytes], **overrides: Mapping[str, object]) -> bytes:
     rows = []
     for path, data in files.items():
         row: dict[str, object] = {"_path": path, "path_type": "hardlink",
