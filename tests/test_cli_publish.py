@@ -64,7 +64,7 @@ def test_publish_then_rattler_and_pip_install_what_was_published(
         records = await rattler.solve(
             sources=[rattler.Channel(fake.channel_url("alice"))],
             specs=["six", "tzdata"],
-            platforms=[str(rattler.Subdir.current()), "noarch"],
+            platforms=[rattler.Subdir.current(), "noarch"],
             virtual_packages=rattler.VirtualPackage.detect(),
             gateway=rattler.Gateway(cache_dir=tmp_path / "rattler-cache"))
         await rattler.install(records, target_prefix=prefix, cache_dir=tmp_path / "pkgs",

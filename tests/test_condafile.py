@@ -107,7 +107,7 @@ def test_zstd_level_is_used(tmp_path: Path) -> None:
     for level in (1, 19):
         path = tmp_path / f"lvl{level}-1-0.conda"
         with conda_writer(path, zstd_level=level, zstd_threads=1) as w:
-            w.add_file("big", _Pattern(4 << 20), 4 << 20)
+            w.add_file("big", io.BufferedReader(_Pattern(4 << 20)), 4 << 20)
         with zipfile.ZipFile(path) as zf:
             data = zf.read(f"pkg-lvl{level}-1-0.tar.zst")
         params = zstandard.get_frame_parameters(data)
@@ -123,7 +123,7 @@ def test_payload_is_streamed_not_buffered(tmp_path: Path) -> None:
     try:
         with conda_writer(tmp_path / "big-1-0.conda", zstd_level=1, zstd_threads=1) as w:
             w.add_info("index.json", b"{}")
-            w.add_file("big", _Pattern(size), size)
+            w.add_file("big", io.BufferedReader(_Pattern(size)), size)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -15,7 +15,7 @@ X86 = sorted(t.name for t in archspec.cpu.TARGETS.values() if t.family.name == "
 ARM = sorted(t.name for t in archspec.cpu.TARGETS.values() if t.family.name == "aarch64")
 
 
-def _archspec(name: str) -> object:
+def _archspec(name: str) -> rattler.PackageRecord:
     return rattler.PackageRecord(
         name="__archspec", version="1", build=BuildString(name), build_number=0, subdir="noarch"
     )

@@ -23,7 +23,7 @@ from conda_wheel_bridge.channel.serve import ChannelServer, serve_in_thread
 from conda_wheel_bridge.solve import parse_virtual, solve
 
 from tests.support.channelmaker import make_variant_packages
-from tests.support.pyprefix import current_subdir, make_python_package, prefix_python
+from tests.support.pyprefix import make_python_package, prefix_python
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,8 @@ def test_rattler_gateway_reads_the_served_channel(served: ChannelServer, tmp_pat
         gateway = rattler.Gateway(cache_dir=tmp_path / "gateway")
         return await rattler.solve(
             sources=[rattler.Channel(served.url.rstrip("/"))], specs=["gpukit"],
-            gateway=gateway, platforms=[current_subdir(), "noarch"], virtual_packages=vpkgs)
+            gateway=gateway, platforms=[rattler.Subdir.current(), "noarch"],
+            virtual_packages=vpkgs)
 
     def generic(name: str, version: str) -> rattler.GenericVirtualPackage:
         return rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version),

@@ -36,6 +36,12 @@ def h200(fixtures_dir: Path) -> dict[str, Any]:
     return data
 
 
+def _compute_capability(text: str) -> tuple[int, int]:
+    """``"9.0"`` as the fixture records it, as the (major, minor) pair CudaDevice holds."""
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 def _h200_readings(h200: dict[str, Any]) -> host.HostReadings:
     """The raw readings of the real H200 host, as its fixture records them."""
     linux = next(v for v in h200["rattler_generic"] if v.startswith("__linux="))
@@ -49,7 +55,7 @@ def _h200_readings(h200: dict[str, Any]) -> host.HostReadings:
         microarchitecture=archspec.split("=")[2],
         cuda_driver_version=h200["cuDriverGetVersion"],
         cuda_devices=tuple(
-            host.CudaDevice(d["name"], tuple(int(x) for x in d["cc"].split(".")))  # type: ignore[misc]
+            host.CudaDevice(d["name"], _compute_capability(d["cc"]))
             for d in h200["devices"]
         ),
     )

@@ -114,9 +114,9 @@ def _conda_ok(depends: tuple[str, ...], cuda: str | None, cc: str, microarch: st
             if microarch not in cpu.microarchitectures_for_x86_64_level(level):
                 return False
             continue
-        version = cuda if name == "__cuda" else cc
         if cuda is None:
             return False
+        version = cuda if name == "__cuda" else cc
         record = rattler.PackageRecord(
             name=name, version=version, build=BuildString("0"), build_number=0, subdir="linux-64"
         )
