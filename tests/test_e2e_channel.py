@@ -59,9 +59,9 @@ def _fresh_venv(path: Path, *, with_pip: bool) -> Path:
     return path / "bin" / "python"
 
 
-def _run(cmd: list[str | Path], **kw: object) -> str:
+def _run(cmd: list[str | Path]) -> str:
     done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
-                          env=_clean_env(), timeout=600, **kw)  # type: ignore[call-overload]
+                          env=_clean_env(), timeout=600)
     assert done.returncode == 0, f"{cmd}\n{done.stdout}\n{done.stderr}"
     return str(done.stdout)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conda_package_streaming.extract import extract
@@ -222,10 +224,10 @@ def test_post_solve_reports_only_packages_with_host_dependent_variants() -> None
     virtual = {"name": "__cuda", "version": "12.8", "build": "0", "build_number": 0, "depends": ()}
     asked: list[str] = []
 
-    def candidates(record: object) -> list[dict[str, object]]:
-        name = record["name"]  # type: ignore[index]
+    def candidates(record: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+        name = str(record["name"])
         asked.append(name)
-        return offered.get(name, [record])  # type: ignore[list-item]
+        return offered.get(name, [record])
 
     lines = plugin_hooks.post_solve_report([virtual, CU128, plain_b], candidates, HOST_CUDA_128)
     assert lines[0] == "torchish 1.0: chose cu128_1 (build number 1)"

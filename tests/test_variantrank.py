@@ -20,7 +20,6 @@ def _prop(text: str) -> VariantProperty:
 
 
 def test_feature_priorities_change_the_order() -> None:
-    base = dict(namespace_priorities=("nvidia",))
     low = (
         _prop("nvidia :: cuda_version_lower_bound :: 13.0"),
         _prop("nvidia :: sm_arch :: 80_real"),
@@ -29,12 +28,15 @@ def test_feature_priorities_change_the_order() -> None:
         _prop("nvidia :: cuda_version_lower_bound :: 12.0"),
         _prop("nvidia :: sm_arch :: 90_real"),
     )
-    a = variants.VariantDescription("a", low, **base)  # type: ignore[arg-type]
-    b = variants.VariantDescription("b", high, **base)  # type: ignore[arg-type]
+    nvidia = ("nvidia",)
+    a = variants.VariantDescription("a", low, namespace_priorities=nvidia)
+    b = variants.VariantDescription("b", high, namespace_priorities=nvidia)
     assert variant_build_number(a) > variant_build_number(b)
-    first_sm = {"feature_priorities": {"nvidia": ("sm_arch",)}, **base}
-    a = variants.VariantDescription("a", low, **first_sm)  # type: ignore[arg-type]
-    b = variants.VariantDescription("b", high, **first_sm)  # type: ignore[arg-type]
+    first_sm = {"nvidia": ("sm_arch",)}
+    a = variants.VariantDescription("a", low, namespace_priorities=nvidia,
+                                    feature_priorities=first_sm)
+    b = variants.VariantDescription("b", high, namespace_priorities=nvidia,
+                                    feature_priorities=first_sm)
     assert variant_build_number(a) < variant_build_number(b)
 
 

@@ -333,7 +333,9 @@ def _depends_of(package: Path) -> list[str]:
 
     for tar, member in stream_conda_info(str(package)):
         if member.name == "info/index.json":
-            data = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            data = json.load(extracted)
             return list(data.get("depends", []))
     raise AssertionError(f"{package} has no info/index.json")
 

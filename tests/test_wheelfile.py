@@ -222,7 +222,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("missing", ["METADATA", "WHEEL"])
 def test_missing_metadata(tmp_path: Path, missing: str) -> None:
-    path = build(tmp_path, [("demo/__init__.py", b"")], **{missing.lower(): None})  # type: ignore[arg-type]
+    entries = [("demo/__init__.py", b"")]
+    if missing == "METADATA":
+        path = build(tmp_path, entries, metadata=None)
+    else:
+        path = build(tmp_path, entries, wheel=None)
     _refused(path, BadMetadata, f"{DI}/{missing} is missing")
 
 
