@@ -3,22 +3,25 @@
 :func:`read_conda_info` parses ``info/`` (index.json, paths.json or the old ``info/files``,
 about.json, link.json); :func:`iter_payload` streams the payload member by member, refusing names
 that escape the prefix, links that point outside it, and contents whose hash or size disagree with
-``info/paths.json``. Memory stays bounded: nothing but ``info/`` metadata is held.
+``info/paths.json``. :func:`scan_conda` does both with one decompression of a ``.tar.bz2``.
+Memory stays bounded: nothing but ``info/`` metadata (and, for :func:`scan_conda`, one header and
+digest per member plus the few small files its caller asks to keep) is held.
 """
 
 from __future__ import annotations
 
 import bz2
+import hashlib
 import io
 import json
 import lzma
 import posixpath
 import tarfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 from conda_package_streaming.package_streaming import stream_conda_component
 
@@ -34,13 +37,17 @@ __all__ = [
     "is_conda_package",
     "iter_payload",
     "read_conda_info",
+    "scan_conda",
 ]
 
 MemberKind = Literal["file", "symlink", "hardlink", "directory"]
+_T = TypeVar("_T")
 
 #: info/ documents kept parsed on :class:`CondaPackage`; larger ones are refused
 _MAX_INFO_JSON = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
+#: payload bytes :func:`scan_conda` may hold for its consumer (dist-info files are small)
+_MAX_KEPT = 16 * 1024 * 1024
 _CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError, ValueError)
 
 
@@ -161,48 +168,47 @@ def is_conda_package(path: str | Path) -> bool:
 def read_conda_info(package: str | Path) -> CondaPackage:
     """Parse the ``info/`` metadata of ``package``; :class:`BadArchive` if it is unreadable."""
     source = Path(package)
-    docs: dict[str, Any] = {}
-    files_text: str | None = None
+    docs = _InfoDocs()
     try:
         for tar, member in _members(source, "info"):
             name = _safe_name(source, member.name)
-            if not name.startswith("info/") or not member.isfile():
-                continue
-            if name == "info/files":
-                files_text = _read_small(source, tar, member).decode("utf-8", "replace")
-            elif name.endswith(".json") and name.count("/") == 1:
-                docs[name] = _parse_json(source, name, _read_small(source, tar, member))
+            docs.add(source, tar, member, name)
     except CwbError:
         raise
     except _CORRUPT as exc:
         raise BadArchive(source, f"corrupt or unreadable archive ({_why(exc)})") from exc
-    index = docs.pop("info/index.json", None)
-    if not isinstance(index, dict):
-        raise BadMetadata(source, "info/index.json is missing or not a JSON object")
-    for key in ("name", "version"):
-        if not isinstance(index.get(key), str) or not index[key]:
-            raise BadMetadata(source, f"info/index.json has no {key!r}")
-    paths: tuple[PathEntry, ...] | None
-    if "info/paths.json" in docs:
-        listing = "info/paths.json"
-        paths = _parse_paths_json(source, docs.pop("info/paths.json"))
-    elif files_text is not None:
-        listing = "info/files"
-        paths = tuple(PathEntry(path=_safe_name(source, p.strip(), listed=True))
-                      for p in files_text.splitlines() if p.strip())
-    else:
-        listing, paths = "", None
-    about = docs.pop("info/about.json", None)
-    link = docs.pop("info/link.json", None)
-    return CondaPackage(
-        source=source,
-        index=index,
-        about=about if isinstance(about, dict) else {},
-        link=link if isinstance(link, dict) else None,
-        paths=paths,
-        listing=listing,
-        extra_info=docs,
-    )
+    return docs.package(source)
+
+
+def scan_conda(
+    package: str | Path,
+    consume: Callable[[CondaPackage, Iterator[PayloadMember]], _T],
+    *,
+    keep: Callable[[str], bool],
+    complete: bool = True,
+) -> _T:
+    """``consume(info, payload)`` as with :func:`read_conda_info` then :func:`iter_payload`, but
+    decompressing a ``.tar.bz2`` once instead of twice.
+
+    A ``.tar.bz2`` is one bzip2 stream whose ``info/`` often comes after the payload (the listing
+    that says where the dist-info is arrives last), so each payload member is hashed while
+    streaming past and kept as its header and digest; only the bytes of files whose path ``keep``
+    accepts (small metadata files, 16 MiB in all at most) are held. The members are then replayed
+    to ``consume`` with the same checks and errors as :func:`iter_payload`. Reading a file
+    ``keep`` refused, or any error, falls back to the two passes, which give the result or error
+    they always gave; so ``consume`` must be a pure function that lets exceptions other than
+    :class:`CwbError` through. ``.conda`` packages keep ``info/`` and the payload in separate
+    members, read once each.
+    """
+    source = Path(package)
+    if str(source).endswith(".tar.bz2"):
+        try:
+            info, streamed = _scan_tar_bz2(source, keep)
+            return consume(info, _replay(source, info, streamed, complete))
+        except (CwbError, _NotKept, *_CORRUPT):
+            pass  # the two passes below answer exactly as they always did
+    info = read_conda_info(source)
+    return consume(info, iter_payload(source, info, complete=complete))
 
 
 def iter_payload(
@@ -218,18 +224,55 @@ def iter_payload(
     """
     source = Path(package)
     info = info if info is not None else read_conda_info(source)
-    listed = {e.path: e for e in info.paths} if info.paths is not None else None
-    seen: dict[str, str] = {}  # path -> sha256 of files streamed so far (for hardlink checks)
     try:
-        for tar, member in _members(source, "pkg"):
-            name = _safe_name(source, member.name)
-            if name.startswith("info/") or name == "info":
-                continue
-            yield from _payload_member(source, tar, member, name, listed, seen)
+        yield from _verified(source, info, _tar_payload(source), complete)
     except CwbError:
         raise
     except _CORRUPT as exc:
         raise BadArchive(source, f"corrupt or unreadable archive ({_why(exc)})") from exc
+
+
+#: a file member's content: (stream, finish) where finish() reads the rest and gives
+#: (sha256, size) of the whole file
+_Content = Callable[[], tuple[IO[bytes], Callable[[], tuple[str, int]]]]
+
+
+def _tar_payload(source: Path) -> Iterator[tuple[tarfile.TarInfo, str, _Content]]:
+    """The payload members of ``source`` as they stream, ``info/`` left out."""
+    for tar, member in _members(source, "pkg"):
+        name = _safe_name(source, member.name)
+        if name.startswith("info/") or name == "info":
+            continue
+        yield member, name, _tar_content(source, tar, member)
+
+
+def _tar_content(source: Path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> _Content:
+    def content() -> tuple[IO[bytes], Callable[[], tuple[str, int]]]:
+        raw = tar.extractfile(member)
+        if raw is None:  # pragma: no cover - isfile() members always have data
+            raise BadArchive(source, f"{member.name}: no data")
+        hashed = HashingReader(raw)
+
+        def finish() -> tuple[str, int]:
+            hashed.drain()
+            return hashed.hexdigest(), hashed.count
+
+        return io.BufferedReader(hashed, _CHUNK), finish
+
+    return content
+
+
+def _verified(
+    source: Path,
+    info: CondaPackage,
+    members: Iterable[tuple[tarfile.TarInfo, str, _Content]],
+    complete: bool,
+) -> Iterator[PayloadMember]:
+    """Payload members checked against the listing, in archive order (see :func:`iter_payload`)."""
+    listed = {e.path: e for e in info.paths} if info.paths is not None else None
+    seen: dict[str, str] = {}  # path -> sha256 of files streamed so far (for hardlink checks)
+    for member, name, content in members:
+        yield from _payload_member(source, member, name, listed, seen, content)
     if listed and complete:
         missing = [p for p, e in listed.items() if p not in seen and e.path_type != "directory"]
         if missing:
@@ -240,11 +283,11 @@ def iter_payload(
 
 def _payload_member(
     source: Path,
-    tar: tarfile.TarFile,
     member: tarfile.TarInfo,
     name: str,
     listed: dict[str, PathEntry] | None,
     seen: dict[str, str],
+    content: _Content,
 ) -> Iterator[PayloadMember]:
     entry = listed.get(name) if listed is not None else None
     if member.isdir():
@@ -267,17 +310,134 @@ def _payload_member(
         seen[name] = seen[target]
         yield PayloadMember(name, "hardlink", member.mode, 0, target, entry, None)
     elif member.isfile():
-        raw = tar.extractfile(member)
-        if raw is None:  # pragma: no cover - isfile() members always have data
-            raise BadArchive(source, f"{name}: no data")
-        hashed = HashingReader(raw)
-        stream = io.BufferedReader(hashed, _CHUNK)
+        stream, finish = content()
         yield PayloadMember(name, "file", member.mode, member.size, None, entry, stream)
-        hashed.drain()
-        _check(source, name, entry, hashed.hexdigest(), hashed.count)
-        seen[name] = hashed.hexdigest()
+        digest, count = finish()
+        _check(source, name, entry, digest, count)
+        seen[name] = digest
     else:
         raise BadArchive(source, f"{name} is a device, fifo or other special member")
+
+
+# --- one pass over a .tar.bz2 ----------------------------------------------------------------
+
+class _NotKept(Exception):
+    """A consumer read a file :func:`scan_conda` streamed past without keeping it."""
+
+
+class _Unkept(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise _NotKept
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """One payload member as the single pass saw it: its header, digest and size, and its bytes
+    when they were kept."""
+
+    member: tarfile.TarInfo
+    name: str
+    digest: str
+    size: int
+    data: bytes | None
+
+    def content(self) -> tuple[IO[bytes], Callable[[], tuple[str, int]]]:
+        stream = io.BytesIO(self.data) if self.data is not None else io.BufferedReader(_Unkept())
+        return stream, lambda: (self.digest, self.size)
+
+
+def _scan_tar_bz2(source: Path,
+                  keep: Callable[[str], bool]) -> tuple[CondaPackage, list[_Streamed]]:
+    """``info/`` and every payload member's facts from one decompression of ``source``."""
+    docs = _InfoDocs()
+    streamed: list[_Streamed] = []
+    room = _MAX_KEPT
+    with bz2.open(source, "rb") as fh:
+        for tar, member in _tar_stream(fh):
+            name = _safe_name(source, member.name)
+            if name.startswith("info/") or name == "info":
+                docs.add(source, tar, member, name)
+                continue
+            digest, size, data = "", 0, None
+            if member.isfile():
+                raw = tar.extractfile(member)
+                if raw is None:  # pragma: no cover - isfile() members always have data
+                    raise BadArchive(source, f"{name}: no data")
+                digest, size, data = _digest(raw, keep(name) and member.size <= room)
+                room -= len(data or b"")
+            streamed.append(_Streamed(member, name, digest, size, data))
+    return docs.package(source), streamed
+
+
+def _digest(raw: IO[bytes], hold: bool) -> tuple[str, int, bytes | None]:
+    """(sha256, size, the bytes if ``hold``) of a member, read in bounded chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    chunks: list[bytes] = []
+    while chunk := raw.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if hold:
+            chunks.append(chunk)
+    return digest.hexdigest(), size, b"".join(chunks) if hold else None
+
+
+def _replay(source: Path, info: CondaPackage, streamed: list[_Streamed],
+            complete: bool) -> Iterator[PayloadMember]:
+    """The streamed members again, checked as :func:`iter_payload` checks them."""
+    return _verified(source, info, ((s.member, s.name, s.content) for s in streamed), complete)
+
+
+# --- info/ -------------------------------------------------------------------------------------
+
+class _InfoDocs:
+    """The ``info/`` documents of one package, gathered member by member."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Any] = {}
+        self.files_text: str | None = None
+
+    def add(self, source: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> None:
+        if not name.startswith("info/") or not member.isfile():
+            return
+        if name == "info/files":
+            self.files_text = _read_small(source, tar, member).decode("utf-8", "replace")
+        elif name.endswith(".json") and name.count("/") == 1:
+            self.docs[name] = _parse_json(source, name, _read_small(source, tar, member))
+
+    def package(self, source: Path) -> CondaPackage:
+        """The parsed :class:`CondaPackage`; :class:`BadMetadata` without a usable index.json."""
+        docs = dict(self.docs)
+        index = docs.pop("info/index.json", None)
+        if not isinstance(index, dict):
+            raise BadMetadata(source, "info/index.json is missing or not a JSON object")
+        for key in ("name", "version"):
+            if not isinstance(index.get(key), str) or not index[key]:
+                raise BadMetadata(source, f"info/index.json has no {key!r}")
+        paths: tuple[PathEntry, ...] | None
+        if "info/paths.json" in docs:
+            listing = "info/paths.json"
+            paths = _parse_paths_json(source, docs.pop("info/paths.json"))
+        elif self.files_text is not None:
+            listing = "info/files"
+            paths = tuple(PathEntry(path=_safe_name(source, p.strip(), listed=True))
+                          for p in self.files_text.splitlines() if p.strip())
+        else:
+            listing, paths = "", None
+        about = docs.pop("info/about.json", None)
+        link = docs.pop("info/link.json", None)
+        return CondaPackage(
+            source=source,
+            index=index,
+            about=about if isinstance(about, dict) else {},
+            link=link if isinstance(link, dict) else None,
+            paths=paths,
+            listing=listing,
+            extra_info=docs,
+        )
 
 
 def _check(source: Path, name: str, entry: PathEntry | None, digest: str, size: int | None) -> None:

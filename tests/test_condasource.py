@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conda_wheel_bridge.condasource import is_conda_package, iter_payload, read_conda_info
-from conda_wheel_bridge.errors import BadArchive, BadMetadata, UnsafePath
+from conda_wheel_bridge.condasource import (
+    CondaPackage,
+    PayloadMember,
+    is_conda_package,
+    iter_payload,
+    read_conda_info,
+    scan_conda,
+)
+from conda_wheel_bridge.errors import BadArchive, BadMetadata, CwbError, UnsafePath
 
 from tests.support.condamaker import Member, file_member, link_member, paths_json, write_package
 
@@ -136,7 +145,7 @@ def test_symlink_escaping_the_prefix_is_refused(tmp_path: Path, target: str) -> 
 
 
 def test_symlink_inside_the_prefix_is_accepted(tmp_path: Path) -> None:
-    members = [file_member("lib/a", b"a"), link_member("bin/a", "../lib/a")]
+    members: list[Member] = [file_member("lib/a", b"a"), link_member("bin/a", "../lib/a")]
     package = _make_tar_bz2(tmp_path, members, paths=None)
     assert [(m.path, m.kind, m.target) for m in iter_payload(package)] == [
         ("lib/a", "file", None), ("bin/a", "symlink", "../lib/a")]
@@ -173,7 +182,8 @@ def test_unlisted_member_is_refused(tmp_path: Path) -> None:
 
 def test_hardlink_to_earlier_member_is_checked(tmp_path: Path) -> None:
     files = {"lib/a": b"same", "lib/b": b"same"}
-    members = [file_member("lib/a", b"same"), link_member("lib/b", "lib/a", hard=True)]
+    members: list[Member] = [file_member("lib/a", b"same"),
+                             link_member("lib/b", "lib/a", hard=True)]
     package = _make_tar_bz2(tmp_path, members, paths=paths_json(files))
     kinds = [(m.path, m.kind, m.target) for m in iter_payload(package)]
     assert kinds == [("lib/a", "file", None), ("lib/b", "hardlink", "lib/a")]
@@ -210,3 +220,114 @@ def test_crafted_conda_roundtrips_and_detects_tampering(tmp_path: Path) -> None:
     renamed = package.rename(tmp_path / "other-1.0-0.conda")
     with pytest.raises(BadArchive, match=r"no info-other-1.0-0.tar.zst member"):
         read_conda_info(renamed)
+
+
+# --- scan_conda: one decompression of a .tar.bz2 ------------------------------------------------
+
+Seen = tuple[CondaPackage, list[tuple[str, str, int, bytes | None]]]
+
+
+def _count_bz2_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every bzip2 decompression started from now on (bz2.open and tarfile's r:bz2 both make a
+    BZ2File), by file name."""
+    opened: list[str] = []
+
+    class CountingBZ2File(bz2.BZ2File):
+        def __init__(self, filename: Any, *args: Any, **kw: Any) -> None:
+            opened.append(Path(str(filename)).name)
+            super().__init__(filename, *args, **kw)
+
+    monkeypatch.setattr(bz2, "BZ2File", CountingBZ2File)
+    return opened
+
+
+def _read_all(info: CondaPackage, payload: Iterator[PayloadMember]) -> Seen:
+    """A consumer that reads every file it is given."""
+    return _read_dist_info(info, payload, lambda path: True)
+
+
+def _read_dist_info(info: CondaPackage, payload: Iterator[PayloadMember],
+                    wanted: Callable[[str], bool] = lambda path: ".dist-info/" in path) -> Seen:
+    """A consumer that reads only the files ``wanted`` accepts (by default the dist-info)."""
+    return info, [(m.path, m.kind, m.size,
+                   m.stream.read() if m.stream and wanted(m.path) else None) for m in payload]
+
+
+def _two_passes(package: Path) -> Seen:
+    info = read_conda_info(package)
+    return _read_all(info, iter_payload(package, info))
+
+
+def test_scan_conda_decompresses_a_tar_bz2_once(
+        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto's info/ comes after its payload, as in most conda-build .tar.bz2 packages
+    package = fixtures_dir / "conda/noarch/moto-1.3.7-py_0.tar.bz2"
+    info = read_conda_info(package)
+    expected = _read_dist_info(info, iter_payload(package, info))
+    opened = _count_bz2_opens(monkeypatch)
+    seen = scan_conda(package, _read_dist_info, keep=lambda path: ".dist-info/" in path)
+    assert opened == [package.name]
+    assert seen == expected
+    metadata = dict((m[0], m[3]) for m in seen[1])["site-packages/moto-1.3.7.dist-info/METADATA"]
+    assert metadata is not None and b"Name: moto" in metadata
+
+
+def test_scan_conda_reading_an_unkept_file_falls_back_to_two_passes(
+        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = fixtures_dir / "conda/osx-64/mock-2.0.0-py37_1000.tar.bz2"
+    expected = _two_passes(package)
+    opened = _count_bz2_opens(monkeypatch)
+    assert scan_conda(package, _read_all, keep=lambda path: False) == expected
+    assert opened == [package.name] * 3  # the single pass, then read_conda_info + iter_payload
+
+
+def test_scan_conda_of_a_conda_reads_info_and_payload_members_once(fixtures_dir: Path) -> None:
+    package = fixtures_dir / "conda/noarch/boltons-0.1.0-pyhbf21a9e_0.conda"
+    assert scan_conda(package, _read_all, keep=lambda path: False) == _two_passes(package)
+
+
+def _error_of(info: CondaPackage, payload: Iterator[PayloadMember]) -> str:
+    try:
+        _read_all(info, payload)
+    except CwbError as exc:
+        return str(exc)
+    return "no error"
+
+
+@pytest.mark.parametrize("files,payload", [
+    ({"lib/a": b"good"}, [file_member("lib/a", b"evil")]),  # hash mismatch
+    ({"lib/a": b"a"}, [file_member("lib/a", b"a"), file_member("lib/sneaky", b"b")]),  # unlisted
+    ({"lib/a": b"a", "lib/b": b"b"}, [file_member("lib/a", b"a")]),  # listed, missing
+])
+def test_scan_conda_replays_iter_payloads_errors_from_the_one_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes],
+        payload: list[Member]) -> None:
+    package = _make_tar_bz2(tmp_path, payload, paths=paths_json(files))
+    info = read_conda_info(package)
+    expected = _error_of(info, iter_payload(package, info))
+    assert expected != "no error"
+    opened = _count_bz2_opens(monkeypatch)
+    assert scan_conda(package, _error_of, keep=lambda path: True) == expected
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize("payload,error", [
+    ([file_member("lib/../../etc/passwd", b"x")], UnsafePath),
+    ([file_member("lib/a", b"a" * 5000)], BadArchive),  # truncated below
+])
+def test_scan_conda_raises_what_the_two_passes_raise(
+        tmp_path: Path, payload: list[Member], error: type[CwbError]) -> None:
+    package = _make_tar_bz2(tmp_path, payload, paths=None)
+    if error is BadArchive:
+        package.write_bytes(package.read_bytes()[:80])
+    with pytest.raises(error) as old:
+        _two_passes(package)
+    with pytest.raises(error) as new:
+        scan_conda(package, _read_all, keep=lambda path: True)
+    assert str(new.value) == str(old.value)
+
+
+def test_scan_conda_without_index_json_is_bad_metadata(tmp_path: Path) -> None:
+    package = write_package(tmp_path / "pkg-1.0-0.tar.bz2", [], [file_member("lib/a", b"a")])
+    with pytest.raises(BadMetadata, match=r"info/index.json is missing"):
+        scan_conda(package, _read_all, keep=lambda path: True)
