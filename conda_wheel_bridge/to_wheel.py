@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,24 +105,28 @@ def core_metadata_for_conda(package: str | Path, *, names: NameMap | None = None
         return _core_metadata(info, python_layout(info), names)[0]
 
 
-def wheel_core_metadata(info: CondaPackage, layout: PythonLayout | None,
-                        names: NameMap) -> tuple[bytes, str]:
+def wheel_core_metadata(info: CondaPackage, layout: PythonLayout | None, names: NameMap, *,
+                        payload: Iterable[PayloadMember] | None = None) -> tuple[bytes, str]:
     """(METADATA, wheel file name) of the wheel ``info`` becomes, from the ``info/`` and
     :func:`python_layout` the caller has already (only the dist-info is streamed, if any).
 
+    ``payload``: the package's members as the caller streams them (``condasource.scan_conda``
+    reads a ``.tar.bz2`` once), instead of a pass of :func:`iter_payload` here.
     Errors name ``info.source``, as :func:`core_metadata_for_conda`'s do.
     """
     with _naming(info.source):
-        return _core_metadata(info, layout, names)
+        return _core_metadata(info, layout, names, payload)
 
 
-def _core_metadata(info: CondaPackage, layout: PythonLayout | None,
-                   names: NameMap) -> tuple[bytes, str]:
+def _core_metadata(info: CondaPackage, layout: PythonLayout | None, names: NameMap,
+                   payload: Iterable[PayloadMember] | None = None) -> tuple[bytes, str]:
     """(METADATA, wheel file name) without writing the wheel: only the dist-info is read."""
     dist = DistInfo()
     if layout is not None and layout.dist_dir is not None:
         prefix = f"{layout.site_packages}/{layout.dist_dir}/"
-        for member in iter_payload(info.source, info, complete=False):
+        members = payload if payload is not None else iter_payload(info.source, info,
+                                                                   complete=False)
+        for member in members:
             rel = _dist_member(member.path, prefix)
             if rel is not None and member.stream is not None:
                 _collect(info, dist, rel, member)
