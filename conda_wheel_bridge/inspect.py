@@ -7,19 +7,25 @@ wheel a conda package becomes). :func:`format_text` renders it for people; ``--j
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pkginfo
 
 from .condameta import header_mapping
-from .condasource import is_conda_package, read_conda_info
+from .condasource import CondaPackage, PayloadMember, is_conda_package, scan_conda
 from .errors import BadArchive, CwbError
 from .mapping.names import NameMap, load_name_map
 from .wheelname import parse_wheel_filename
 
+if TYPE_CHECKING:
+    from .to_wheel import PythonLayout
+
 __all__ = ["format_text", "inspect_artifact"]
+
+_DIST_METADATA = re.compile(r"(?:^|/)[^/]+\.(?:dist-info|egg-info)(?:/|$)")
 
 
 def inspect_artifact(path: str | Path, *, names: NameMap | None = None) -> dict[str, Any]:
@@ -106,12 +112,20 @@ def _variant_of_wheel(data: Mapping[str, Any] | None, label: str | None) -> dict
 
 
 def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
-    """Both sides from one read of ``info/`` (and, for the METADATA, one pass over the
-    dist-info): the parsed info and layout are handed to the wheel side, not read again."""
+    """Both sides from one read of the package: ``info/`` and the layout found once and handed to
+    the wheel side, whose METADATA comes from the dist-info met in the same pass (a ``.tar.bz2``
+    is decompressed once, see :func:`scan_conda`)."""
     from .to_wheel import python_layout, wheel_core_metadata, wheel_name_for_conda
 
-    info = read_conda_info(source)
-    layout = python_layout(info)
+    def both_sides(info: CondaPackage, payload: Iterator[PayloadMember]) -> tuple[
+            CondaPackage, PythonLayout | None, tuple[bytes, str] | CwbError]:
+        layout = python_layout(info)
+        try:
+            return info, layout, wheel_core_metadata(info, layout, names, payload=payload)
+        except CwbError as exc:
+            return info, layout, exc
+
+    info, layout, core = scan_conda(source, both_sides, keep=_in_dist_metadata, complete=False)
     conda = {
         "name": info.name,
         "version": info.version,
@@ -130,7 +144,9 @@ def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
     }
     wheel: dict[str, Any]
     try:
-        wheel = _wheel_side_of_conda(info, *wheel_core_metadata(info, layout, names))
+        if isinstance(core, CwbError):
+            raise core
+        wheel = _wheel_side_of_conda(info, *core)
         wheel["name"] = wheel["name"] or wheel_name_for_conda(info, names)
         if layout is None or layout.dist_dir is None:
             wheel["convertible"] = False
@@ -140,6 +156,12 @@ def _inspect_conda(source: Path, names: NameMap) -> dict[str, Any]:
     except CwbError as exc:
         wheel = {"error": exc.reason}
     return {"file": source.name, "kind": "conda", "conda": conda, "wheel": wheel}
+
+
+def _in_dist_metadata(path: str) -> bool:
+    """Whether ``path`` may belong to a ``.dist-info``/``.egg-info``: the files the wheel side
+    reads, kept while a ``.tar.bz2`` streams past (any such directory: the layout comes later)."""
+    return _DIST_METADATA.search(path) is not None
 
 
 def _wheel_side_of_conda(info: Any, metadata: bytes, filename: str) -> dict[str, Any]:

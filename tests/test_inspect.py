@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import bz2
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conda_wheel_bridge import inspect as inspect_module
-from conda_wheel_bridge import to_wheel
-from conda_wheel_bridge.condasource import CondaPackage, iter_payload, read_conda_info
+from conda_wheel_bridge import condasource, to_wheel
+from conda_wheel_bridge.condasource import (
+    CondaPackage,
+    PayloadMember,
+    iter_payload,
+    read_conda_info,
+)
 from conda_wheel_bridge.errors import BadArchive
 from conda_wheel_bridge.inspect import format_text, inspect_artifact
 
@@ -110,30 +115,55 @@ def test_missing_file(tmp_path: Path) -> None:
         inspect_artifact(tmp_path / "nope.whl")
 
 
-@pytest.mark.parametrize("fixture,passes", [
-    ("noarch/moto-1.3.7-py_0.tar.bz2", 1),  # the dist-info, for METADATA
-    ("_nosubdir/symlink-test-1.0.0-0.conda", 1),  # no paths listing: the layout needs the payload
-    ("linux-64/cuda-0.1.0-h055459d_0.conda", 0),  # listed, no Python: info/ says it all
+@pytest.mark.parametrize("fixture,reads", [
+    ("noarch/moto-1.3.7-py_0.tar.bz2", []),  # one bzip2 pass gives info/ and the dist-info
+    ("osx-64/mock-2.0.0-py37_1000.conda", ["info", "payload"]),  # the egg-info, for METADATA
+    ("_nosubdir/symlink-test-1.0.0-0.conda", ["info", "payload"]),  # no listing: the layout
+    ("linux-64/cuda-0.1.0-h055459d_0.conda", ["info"]),  # listed, no Python: info/ says it all
 ])
 def test_conda_package_is_read_once_for_both_sides(
-        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, passes: int) -> None:
-    reads: list[str] = []
+        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, fixture: str,
+        reads: list[str]) -> None:
+    seen: list[str] = []
 
-    def read_once(package: Any) -> CondaPackage:
-        reads.append(str(package))
+    def counted_info(package: Any) -> CondaPackage:
+        seen.append("info")
         return read_conda_info(package)
 
-    def counted_payload(*args: Any, **kw: Any) -> Any:
-        reads.append("payload")
-        return iter_payload(*args, **kw)
+    def counted_payload(*args: Any, **kw: Any) -> Iterator[PayloadMember]:
+        seen.append("payload")  # on the first member: a pass that is never started is no pass
+        yield from iter_payload(*args, **kw)
 
-    monkeypatch.setattr(inspect_module, "read_conda_info", read_once)
-    monkeypatch.setattr(to_wheel, "read_conda_info", read_once)
-    monkeypatch.setattr("conda_wheel_bridge.to_wheel.iter_payload", counted_payload)
+    for module in (condasource, to_wheel):
+        monkeypatch.setattr(module, "read_conda_info", counted_info)
+        monkeypatch.setattr(module, "iter_payload", counted_payload)
     package = fixtures_dir / "conda" / fixture
     report = inspect_artifact(package)
-    assert reads == [str(package)] + ["payload"] * passes
+    assert seen == reads
     assert report["wheel"]["name"] and report["wheel"]["version"] == report["conda"]["version"]
+
+
+@pytest.mark.parametrize("fixture", [
+    "noarch/moto-1.3.7-py_0.tar.bz2",  # dist-info; info/ after the payload
+    "osx-64/mock-2.0.0-py37_1000.tar.bz2",  # egg-info
+    "linux-64/bcj-cffi-0.5.1-py310h295c915_0.tar.bz2",  # dist-info under lib/python3.10
+    "linux-64/xz-5.2.6-h166bdaf_0.tar.bz2",  # no Python
+])
+def test_tar_bz2_package_is_decompressed_once(
+        fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, fixture: str) -> None:
+    package = fixtures_dir / "conda" / fixture
+    expected = inspect_artifact(package)
+    opened: list[str] = []
+
+    class CountingBZ2File(bz2.BZ2File):  # bz2.open and tarfile's r:bz2 both make one
+        def __init__(self, filename: Any, *args: Any, **kw: Any) -> None:
+            opened.append(Path(str(filename)).name)
+            super().__init__(filename, *args, **kw)
+
+    monkeypatch.setattr(bz2, "BZ2File", CountingBZ2File)
+    assert inspect_artifact(package) == expected
+    assert opened == [package.name]
+    assert "error" not in expected["wheel"]
 
 
 def test_conda_side_error_is_the_converters_reason(fixtures_dir: Path) -> None:
