@@ -13,7 +13,6 @@ OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
 import multiprocessing
 import os
@@ -179,32 +178,25 @@ def _artifact_stats(folder: Path) -> dict[str, tuple[int, int]]:
     writing them now).
     """
     found: dict[str, tuple[int, int]] = {}
-    if os.stat not in os.supports_dir_fd:  # Windows: no directory descriptors
-        with os.scandir(folder) as listing:
-            for item in listing:
-                if item.name.endswith(ARTIFACT_SUFFIXES) and item.is_file():
-                    st = item.stat()
-                    found[item.name] = (st.st_size, st.st_mtime_ns)
-                elif item.name.startswith(".") and item.name.endswith(".part"):
-                    Path(item.path).unlink(missing_ok=True)
-        return found
-    # stat relative to an open directory: no path to resolve again for each of 10,000 files
-    fd = os.open(folder, os.O_RDONLY)
+    # listed from an open directory, each entry is stat-ed relative to it: no path to resolve
+    # again for each of 10,000 files (Windows has no directory descriptors)
+    fd = os.open(folder, os.O_RDONLY) if os.scandir in os.supports_fd else None
     try:
-        stat, regular = os.stat, S_ISREG
-        for name in os.listdir(fd):
-            if name.endswith(ARTIFACT_SUFFIXES):
-                try:
-                    st = stat(name, dir_fd=fd)
-                except FileNotFoundError:  # removed (or a dangling link) since the listing
-                    continue
-                if regular(st.st_mode):
-                    found[name] = (st.st_size, st.st_mtime_ns)
-            elif name.startswith(".") and name.endswith(".part"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=fd)
+        with os.scandir(folder if fd is None else fd) as listing:
+            for item in listing:
+                name = item.name
+                if name.endswith(ARTIFACT_SUFFIXES):
+                    try:
+                        st = item.stat()
+                    except FileNotFoundError:  # removed (or a dangling link) since the listing
+                        continue
+                    if S_ISREG(st.st_mode):
+                        found[name] = (st.st_size, st.st_mtime_ns)
+                elif name.startswith(".") and name.endswith(".part"):
+                    (folder / name).unlink(missing_ok=True)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
     return found
 
 
