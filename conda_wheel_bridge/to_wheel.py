@@ -139,10 +139,9 @@ def _metadata_and_name(info: CondaPackage, dist: DistInfo, names: NameMap,
     """METADATA, (label, variant.json) and the wheel file name, from the depends translated once
     (``requires``) and the tags computed once here, so METADATA's markers and the name agree."""
     tags = wheel_tags(info, dist.wheel)
-    metadata = wheel_metadata(info, dist, names, requires=requires, tags=tags)
+    metadata = wheel_metadata(info, dist, names, requires, tags)
     variant = variant_json(info, dist)
-    filename = wheel_filename_for(info, metadata, dist.wheel, variant[0] if variant else None,
-                                  tags=tags)
+    filename = wheel_filename_for(metadata, tags, dist.wheel, variant[0] if variant else None)
     return metadata, variant, filename
 
 

@@ -95,12 +95,11 @@ def _wheel_build(carried: bytes | None) -> str | None:
     return m[1].decode() if m else None
 
 
-def wheel_filename_for(info: CondaPackage, metadata: bytes, carried_wheel: bytes | None = None,
-                       label: str | None = None, *, tags: Sequence[Tag] | None = None) -> str:
-    """The wheel file name: name and version from ``metadata``, tags (``tags``, when the caller
-    has them from :func:`wheel_tags`), build tag, label."""
+def wheel_filename_for(metadata: bytes, tags: Sequence[Tag], carried_wheel: bytes | None = None,
+                       label: str | None = None) -> str:
+    """The wheel file name: name and version from ``metadata``, ``tags`` (from
+    :func:`wheel_tags`), the carried WHEEL's build tag, the variant label."""
     fields = header_mapping(metadata)
-    tags = tags if tags is not None else wheel_tags(info, carried_wheel)
     return wheel_filename(fields["name"][0].strip(), fields["version"][0].strip(),
                           tags, build=_wheel_build(carried_wheel), variant_label=label)
 
@@ -204,18 +203,12 @@ def _variant_label(props: Iterable[VariantProperty]) -> str:
     return str(desc.hexdigest)
 
 
-def wheel_metadata(info: CondaPackage, dist: DistInfo, names: NameMap, *,
-                   requires: Requirements | None = None,
-                   tags: Sequence[Tag] | None = None) -> bytes:
-    """The wheel's METADATA: the carried one (or egg-info PKG-INFO) completed from conda.
-
-    ``requires`` (from :func:`check_depends`) and ``tags`` (from :func:`wheel_tags`) are what the
-    caller has computed already; missing ones are computed here, in that order.
-    """
-    requires_dist, python, external, extras = (
-        requires if requires is not None else check_depends(info, names))
-    environment = _marker_environment(
-        info, tags if tags is not None else wheel_tags(info, dist.wheel))
+def wheel_metadata(info: CondaPackage, dist: DistInfo, names: NameMap, requires: Requirements,
+                   tags: Sequence[Tag]) -> bytes:
+    """The wheel's METADATA: the carried one (or egg-info PKG-INFO) completed from conda, with
+    the depends as :func:`check_depends` translated them and the tags of :func:`wheel_tags`."""
+    requires_dist, python, external, extras = requires
+    environment = _marker_environment(info, tags)
     if dist.requires_txt:
         egg_requires, egg_extras = egg_requires_to_requires_dist(
             dist.requires_txt.decode("utf-8", "replace"))
@@ -240,7 +233,7 @@ def _marker_environment(info: CondaPackage, tags: Iterable[Tag]) -> dict[str, st
 
 def check_depends(info: CondaPackage, names: NameMap) -> Requirements:
     """Translate the depends before any output, so a name or spec with no answer fails first; hand
-    the result to :func:`wheel_metadata` (``requires=``) instead of translating again."""
+    the result to :func:`wheel_metadata` instead of translating again."""
     return _translate_depends(info, names)
 
 
