@@ -270,7 +270,7 @@ class WheelReader:
 def open_wheel(path: str | Path) -> WheelReader:
     """Open and validate the wheel at ``path``; bad input raises a ``CwbError`` naming it."""
     path = Path(path)
-    filename = parse_wheel_filename(path.name)
+    filename = parse_wheel_filename(str(path))
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
@@ -385,7 +385,7 @@ def _same_version(a: str, b: str) -> bool:
 def _read_info(reader: WheelReader) -> WheelInfo:
     """Read and cross-check the dist-info files of an open wheel."""
     path = reader._path
-    filename = parse_wheel_filename(path.name)
+    filename = parse_wheel_filename(str(path))
     dist_info = _find_dist_info(path, filename, reader.members)
     names = {m.name for m in reader.members}
     for required in ("METADATA", "WHEEL", "RECORD"):

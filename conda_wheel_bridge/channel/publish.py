@@ -167,13 +167,8 @@ def _read_wheel(path: Path) -> Artifact:
 
 
 def _wheel_info(path: Path) -> WheelInfo:
-    try:
-        with open_wheel(path) as wheel:
-            return wheel.info
-    except CwbError as exc:
-        if exc.where == path.name:  # the file-name checks name the file by its base name only
-            raise type(exc)(path, exc.reason) from None
-        raise
+    with open_wheel(path) as wheel:
+        return wheel.info
 
 
 # -- publishing ------------------------------------------------------------------------------
