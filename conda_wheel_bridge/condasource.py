@@ -11,7 +11,6 @@ digest per member plus the few small files its caller asks to keep) is held.
 from __future__ import annotations
 
 import bz2
-import hashlib
 import io
 import json
 import lzma
@@ -373,16 +372,12 @@ def _scan_tar_bz2(source: Path,
 
 
 def _digest(raw: IO[bytes], hold: bool) -> tuple[str, int, bytes | None]:
-    """(sha256, size, the bytes if ``hold``) of a member, read in bounded chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    chunks: list[bytes] = []
-    while chunk := raw.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-        if hold:
-            chunks.append(chunk)
-    return digest.hexdigest(), size, b"".join(chunks) if hold else None
+    """(sha256, size, the bytes if ``hold``) of a member; only a held one (small, the caller
+    checked) is read whole, the rest stream through the hash in bounded chunks."""
+    hashed = HashingReader(raw)
+    data = hashed.readall() if hold else None
+    hashed.drain()
+    return hashed.hexdigest(), hashed.count, data
 
 
 def _replay(source: Path, info: CondaPackage, streamed: list[_Streamed],
