@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any
 
 import zstandard
@@ -33,6 +32,7 @@ from ..errors import CwbError
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, open_cache
 from .export import EXPORT_DIR, exported_wheels
+from .filestats import artifact_stats
 from .lock import channel_lock
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
@@ -94,8 +94,10 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         with open_cache(state / "cache" / "index.sqlite") as cache:
             cache.forget_subdirs_except(subdirs)
             # read everything new first: a bad file stops the run before any output is written
-            on_disk = {subdir: _scan_subdir(root, subdir, cache, report, jobs=jobs)
-                       for subdir in subdirs}
+            stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES)
+            on_disk = dict(zip(subdirs, stats, strict=True))
+            for subdir, current in on_disk.items():
+                _scan_subdir(root, subdir, current, cache, report, jobs=jobs)
             # then write what changed in this run, or in a run killed before it wrote
             unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
@@ -143,17 +145,14 @@ def _subdirs(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport, *,
-                 jobs: int | None) -> dict[str, tuple[int, int]]:
-    """Bring the cache up to date for ``subdir``, reading only new or changed files.
-
-    Returns the artifacts found, with their size and mtime.
-    """
-    current = _artifact_stats(root / subdir)
+def _scan_subdir(root: Path, subdir: str, current: dict[str, tuple[int, int]],
+                 cache: IndexCache, report: IndexReport, *, jobs: int | None) -> None:
+    """Bring the cache up to date for ``subdir``, whose artifacts have the sizes and mtimes
+    ``current``, reading only new or changed files."""
     cached = cache.stats(subdir)
     if current == cached:  # the common case, answered without looking at each file
         report.reused += len(current)
-        return current
+        return
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
     todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
     gone = sorted(cached.keys() - current.keys())
@@ -168,36 +167,6 @@ def _scan_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport
     cache.update(subdir, [(name, *current[name], facts)
                           for name, facts in zip(todo, facts_list, strict=True)], gone, current)
     report.read += len(todo)
-    return current
-
-
-def _artifact_stats(folder: Path) -> dict[str, tuple[int, int]]:
-    """``name -> (size, mtime_ns)`` of the package files in ``folder``: one stat per file.
-
-    Also removes the ``.part`` files a killed indexer left (we hold the lock: nobody is
-    writing them now).
-    """
-    found: dict[str, tuple[int, int]] = {}
-    # listed from an open directory, each entry is stat-ed relative to it: no path to resolve
-    # again for each of 10,000 files (Windows has no directory descriptors)
-    fd = os.open(folder, os.O_RDONLY) if os.scandir in os.supports_fd else None
-    try:
-        with os.scandir(folder if fd is None else fd) as listing:
-            for item in listing:
-                name = item.name
-                if name.endswith(ARTIFACT_SUFFIXES):
-                    try:
-                        st = item.stat()
-                    except FileNotFoundError:  # removed (or a dangling link) since the listing
-                        continue
-                    if S_ISREG(st.st_mode):
-                        found[name] = (st.st_size, st.st_mtime_ns)
-                elif name.startswith(".") and name.endswith(".part"):
-                    (folder / name).unlink(missing_ok=True)
-    finally:
-        if fd is not None:
-            os.close(fd)
-    return found
 
 
 def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None

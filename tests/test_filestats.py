@@ -1,0 +1,143 @@
+"""Package file stats: the same answer from one process or several, and no child left behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conda_wheel_bridge.channel import filestats
+from conda_wheel_bridge.channel.filestats import artifact_stats
+
+SUFFIXES = (".conda", ".tar.bz2", ".whl")
+needs_fork = pytest.mark.skipif(sys.platform != "linux",
+                                reason="stats are shared with forked children on Linux only")
+
+
+def _channel(root: Path, per_subdir: int) -> list[Path]:
+    folders = [root / "linux-64", root / "noarch"]
+    for n, folder in enumerate(folders):
+        folder.mkdir(parents=True)
+        for i in range(per_subdir):
+            (folder / f"p{i}-1.0-{n}.conda").write_bytes(b"x" * (i + n))
+        (folder / "repodata.json").write_bytes(b"{}")  # not a package: not listed
+    return folders
+
+
+def _expected(folders: list[Path]) -> list[dict[str, tuple[int, int]]]:
+    out = []
+    for folder in folders:
+        found = {}
+        for path in folder.iterdir():
+            if path.name.endswith(SUFFIXES) and path.is_file():
+                st = path.stat()
+                found[path.name] = (st.st_size, st.st_mtime_ns)
+        out.append(found)
+    return out
+
+
+def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return forks
+
+
+@needs_fork
+def test_shared_out_stats_are_the_serial_ones(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _channel(tmp_path, 7)
+    (folders[1] / "dangling-1-0.conda").symlink_to(tmp_path / "nowhere")
+    (folders[1] / "dir-1-0.conda").mkdir()
+    (folders[1] / "linked-1-0.conda").symlink_to(folders[0] / "p3-1.0-0.conda")
+    expected = _expected(folders)
+    assert "linked-1-0.conda" in expected[1] and "dir-1-0.conda" not in expected[1]
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 3)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 4)
+    forks = _counting_forks(monkeypatch)
+    assert artifact_stats(folders, SUFFIXES) == expected
+    assert len(forks) == 3  # 17 names in four shares, the first one stat-ed here
+    monkeypatch.setattr(filestats, "_can_fork", lambda: False)
+    assert artifact_stats(folders, SUFFIXES) == expected
+    assert len(forks) == 3
+
+
+@needs_fork
+def test_a_failed_child_share_is_stat_ed_here(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _channel(tmp_path, 5)
+    parent = os.getpid()
+    real_share = filestats._stat_share
+
+    def share_failing_in_children(work: filestats._Work) -> object:
+        if os.getpid() != parent:
+            raise OSError("stat failed in the child")
+        return real_share(work)
+
+    monkeypatch.setattr(filestats, "_stat_share", share_failing_in_children)
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 2)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 2)
+    forks = _counting_forks(monkeypatch)
+    assert artifact_stats(folders, SUFFIXES) == _expected(folders)
+    assert len(forks) == 1
+
+
+@needs_fork
+def test_an_error_here_leaves_no_child_behind(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _channel(tmp_path, 5)
+    parent = os.getpid()
+    real_share = filestats._stat_share
+
+    def share_failing_here(work: filestats._Work) -> object:
+        if os.getpid() == parent:
+            raise PermissionError("denied")
+        return real_share(work)
+
+    monkeypatch.setattr(filestats, "_stat_share", share_failing_here)
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 2)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 3)
+    forks = _counting_forks(monkeypatch)
+    with pytest.raises(PermissionError):
+        artifact_stats(folders, SUFFIXES)
+    assert len(forks) == 2
+    for pid in forks:  # every child was waited for already
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_small_channels_and_threaded_processes_are_not_forked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _channel(tmp_path, 3)
+    forks = _counting_forks(monkeypatch)
+    assert artifact_stats(folders, SUFFIXES) == _expected(folders)  # 6 files: below the bar
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 1)
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert artifact_stats(folders, SUFFIXES) == _expected(folders)
+    assert forks == []
+
+
+def test_split_keeps_order_and_share_sizes() -> None:
+    work: filestats._Work = [(1, ["a", "b", "c"]), (2, []), (3, ["d", "e", "f", "g", "h"])]
+    shares = filestats._split(work, 3)
+    assert [[n for _, names in share for n in names] for share in shares] == [
+        ["a", "b", "c"], ["d", "e", "f"], ["g", "h"]]
+    assert [[where for where, _ in share] for share in shares] == [[1], [3], [3]]
+
+
+def test_leftover_part_files_are_removed(tmp_path: Path) -> None:
+    folders = _channel(tmp_path, 1)
+    left = folders[1] / ".repodata.json.x1.part"
+    left.write_bytes(b"half")
+    artifact_stats(folders, SUFFIXES)
+    assert not left.exists()
