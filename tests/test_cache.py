@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import array
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from conda_wheel_bridge.channel.cache import open_cache
+from conda_wheel_bridge.channel.filestats import FileStats
+
+
+def _found(stats: dict[str, tuple[int, int]]) -> FileStats:
+    return FileStats(list(stats), array.array("q", [s for s, _ in stats.values()]),
+                     array.array("q", [m for _, m in stats.values()]))
 
 
 def _facts(name: str) -> dict[str, Any]:
@@ -20,11 +27,12 @@ def test_stats_answer_what_update_stored(tmp_path: Path) -> None:
     with open_cache(path) as cache:
         assert cache.stats("noarch") == {}
         cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
-                     stats)
+                     _found(stats))
         assert cache.stats("noarch") == stats
         assert cache.stats("linux-64") == {}
         # dropping a file: the snapshot given with the update is what stats answers next
-        cache.update("noarch", [], ["b-1.0-0.tar.bz2"], {"a-1.0-0.conda": stats["a-1.0-0.conda"]})
+        cache.update("noarch", [], ["b-1.0-0.tar.bz2"],
+                     _found({"a-1.0-0.conda": stats["a-1.0-0.conda"]}))
     with open_cache(path) as cache:  # and it survives reopening
         assert cache.stats("noarch") == {"a-1.0-0.conda": stats["a-1.0-0.conda"]}
 
@@ -34,7 +42,7 @@ def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
     stats = {"a-1.0-0.conda": (10, 20), "b-1.0-0.conda": (30, 40)}
     with open_cache(path) as cache:
         cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
-                     stats)
+                     _found(stats))
     conn = sqlite3.connect(path)
     with conn:  # a sizes blob cut mid-integer, then one with too few integers
         conn.execute("UPDATE snapshots SET sizes = substr(sizes, 1, 7)")
@@ -52,7 +60,7 @@ def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
 def test_forgotten_subdirs_lose_their_snapshot_and_stale_their_names(tmp_path: Path) -> None:
     with open_cache(tmp_path / "index.sqlite") as cache:
         cache.update("linux-64", [("x-1-0.conda", 1, 2, _facts("x"))], [],
-                     {"x-1-0.conda": (1, 2)})
+                     _found({"x-1-0.conda": (1, 2)}))
         cache.channeldata_written(["x"], ["linux-64", "noarch"])
         assert cache.stale_names() == set()
         cache.forget_subdirs_except(["noarch"])
@@ -64,7 +72,8 @@ def test_forgotten_subdirs_lose_their_snapshot_and_stale_their_names(tmp_path: P
 def test_changes_stay_marked_until_the_outputs_are_written(tmp_path: Path) -> None:
     path = tmp_path / "index.sqlite"
     with open_cache(path) as cache:
-        cache.update("noarch", [("a-1-0.conda", 1, 2, _facts("a"))], [], {"a-1-0.conda": (1, 2)})
+        cache.update("noarch", [("a-1-0.conda", 1, 2, _facts("a"))], [],
+                     _found({"a-1-0.conda": (1, 2)}))
     with open_cache(path) as cache:  # as a killed run leaves it
         assert cache.unwritten_subdirs() == {"noarch"}
         assert cache.stale_names() == {"a"}
@@ -75,5 +84,24 @@ def test_changes_stay_marked_until_the_outputs_are_written(tmp_path: Path) -> No
         assert cache.stale_names() == set()
         assert cache.channeldata_subdirs() == ["noarch"]
         # removing a package stales its name again
-        cache.update("noarch", [], ["a-1-0.conda"], {})
+        cache.update("noarch", [], ["a-1-0.conda"], _found({}))
         assert (cache.unwritten_subdirs(), cache.stale_names()) == ({"noarch"}, {"a"})
+
+
+def test_a_new_listing_order_alone_is_no_change(tmp_path: Path) -> None:
+    stats = {"a-1-0.conda": (1, 2), "b-1-0.conda": (3, 4)}
+    with open_cache(tmp_path / "index.sqlite") as cache:
+        cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
+                     _found(stats))
+        assert cache.unchanged("noarch", _found(stats))
+        cache.mark_written("noarch")
+        turned = dict(reversed(stats.items()))
+        assert not cache.unchanged("noarch", _found(turned))  # answered by the slow path
+        cache.update("noarch", [], [], _found(turned))
+        assert cache.unchanged("noarch", _found(turned))
+        assert cache.unwritten_subdirs() == set()
+        # an unwritten mark survives a reorder
+        cache.update("noarch", [("a-1-0.conda", 1, 5, _facts("a"))], [], _found(stats))
+        cache.update("noarch", [], [], _found(turned))
+        assert cache.unwritten_subdirs() == {"noarch"}
+        assert not cache.unchanged("linux-64", _found({}))  # nothing stored: not unchanged

@@ -39,6 +39,12 @@ def _expected(folders: list[Path]) -> list[dict[str, tuple[int, int]]]:
     return out
 
 
+def _dicts(found: list[filestats.FileStats]) -> list[dict[str, tuple[int, int]]]:
+    for one in found:  # the three columns line up
+        assert len(one.names) == len(one.sizes) == len(one.mtimes)
+    return [one.as_dict() for one in found]
+
+
 def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     forks: list[int] = []
     real_fork = os.fork
@@ -65,10 +71,10 @@ def test_shared_out_stats_are_the_serial_ones(tmp_path: Path,
     monkeypatch.setattr(filestats, "_PER_PROCESS", 3)
     monkeypatch.setattr(filestats, "_cpus", lambda: 4)
     forks = _counting_forks(monkeypatch)
-    assert artifact_stats(folders, SUFFIXES) == expected
+    assert _dicts(artifact_stats(folders, SUFFIXES)) == expected
     assert len(forks) == 3  # 17 names in four shares, the first one stat-ed here
     monkeypatch.setattr(filestats, "_can_fork", lambda: False)
-    assert artifact_stats(folders, SUFFIXES) == expected
+    assert _dicts(artifact_stats(folders, SUFFIXES)) == expected
     assert len(forks) == 3
 
 
@@ -88,7 +94,7 @@ def test_a_failed_child_share_is_stat_ed_here(tmp_path: Path,
     monkeypatch.setattr(filestats, "_PER_PROCESS", 2)
     monkeypatch.setattr(filestats, "_cpus", lambda: 2)
     forks = _counting_forks(monkeypatch)
-    assert artifact_stats(folders, SUFFIXES) == _expected(folders)
+    assert _dicts(artifact_stats(folders, SUFFIXES)) == _expected(folders)
     assert len(forks) == 1
 
 
@@ -120,10 +126,10 @@ def test_small_channels_and_threaded_processes_are_not_forked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folders = _channel(tmp_path, 3)
     forks = _counting_forks(monkeypatch)
-    assert artifact_stats(folders, SUFFIXES) == _expected(folders)  # 6 files: below the bar
+    assert _dicts(artifact_stats(folders, SUFFIXES)) == _expected(folders)  # 6 files: below the bar
     monkeypatch.setattr(filestats, "_PER_PROCESS", 1)
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert artifact_stats(folders, SUFFIXES) == _expected(folders)
+    assert _dicts(artifact_stats(folders, SUFFIXES)) == _expected(folders)
     assert forks == []
 
 

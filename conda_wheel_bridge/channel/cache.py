@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .filestats import FileStats
+
 __all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"]
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
@@ -114,6 +116,13 @@ class IndexCache:
         return {fn: (size, mtime) for fn, size, mtime in self._conn.execute(
             "SELECT fn, size, mtime_ns FROM files WHERE subdir = ?", (subdir,))}
 
+    def unchanged(self, subdir: str, found: FileStats) -> bool:
+        """Whether ``found`` is exactly the snapshot stored for ``subdir``: same files, same
+        sizes and mtimes, listed in the same order (a directory nobody touched lists so)."""
+        row = self._conn.execute("SELECT names, sizes, mtimes FROM snapshots WHERE subdir = ?",
+                                 (subdir,)).fetchone()
+        return row is not None and tuple(row) == _pack_stats(found)
+
     def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
         """Everything cached about one file, as :meth:`put` took it."""
         row = self._conn.execute(
@@ -130,12 +139,13 @@ class IndexCache:
         return facts
 
     def update(self, subdir: str, put: Iterable[tuple[str, int, int, dict[str, Any]]],
-               drop: Iterable[str], stats: dict[str, tuple[int, int]]) -> None:
+               drop: Iterable[str], found: FileStats) -> None:
         """Store ``(fn, size, mtime_ns, facts)`` rows and forget ``drop``, in one transaction.
 
-        ``stats`` is what :meth:`stats` answers afterwards: every file of ``subdir`` with its
-        size and mtime, the ones put included. The same transaction marks the subdir unwritten
-        and the conda package names whose rows changed stale, until the outputs are written.
+        ``found`` is the snapshot :meth:`stats` and :meth:`unchanged` answer from afterwards:
+        every file of ``subdir`` with its size and mtime, the ones put included. The same
+        transaction marks the subdir unwritten and the conda package names whose rows changed
+        stale, until the outputs are written.
         """
         put = list(put)
         drop = list(drop)
@@ -144,19 +154,24 @@ class IndexCache:
         affected = {str(facts["name"]) for _, _, _, facts in put if facts["kind"] == "conda"}
         with self._transaction():
             for fn in drop:
-                found = self._conn.execute("SELECT name FROM files WHERE subdir = ? AND fn = ?",
-                                           (subdir, fn)).fetchone()
-                if found is not None and found[0] is not None:
-                    affected.add(found[0])
+                row = self._conn.execute("SELECT name FROM files WHERE subdir = ? AND fn = ?",
+                                         (subdir, fn)).fetchone()
+                if row is not None and row[0] is not None:
+                    affected.add(row[0])
             self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
                                    [(subdir, fn) for fn in drop])
             self._conn.executemany(
                 "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
                 "record_json, summary_json, facts_json, python_dist, name, exports_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            # files listed in a new order, nothing else changed: the outputs stay as written
+            changed = int(bool(rows or drop))
             self._conn.execute(
-                "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes, unwritten) "
-                "VALUES (?, ?, ?, ?, 1)", (subdir, *_pack_stats(stats)))
+                "INSERT INTO snapshots (subdir, names, sizes, mtimes, unwritten) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subdir) DO UPDATE SET names = excluded.names, "
+                "sizes = excluded.sizes, mtimes = excluded.mtimes, "
+                "unwritten = max(unwritten, excluded.unwritten)",
+                (subdir, *_pack_stats(found), changed))
             self._mark_stale(affected)
 
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> None:
@@ -278,10 +293,8 @@ class IndexCache:
         self._conn.execute("COMMIT")
 
 
-def _pack_stats(stats: dict[str, tuple[int, int]]) -> tuple[bytes, bytes, bytes]:
-    pairs = stats.values()
-    return ("\0".join(stats).encode(), array.array("q", [size for size, _ in pairs]).tobytes(),
-            array.array("q", [mtime for _, mtime in pairs]).tobytes())
+def _pack_stats(found: FileStats) -> tuple[bytes, bytes, bytes]:
+    return "\0".join(found.names).encode(), found.sizes.tobytes(), found.mtimes.tobytes()
 
 
 def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> dict[str, tuple[int, int]] | None:

@@ -17,8 +17,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from stat import S_ISREG
+from typing import NamedTuple
 
-__all__ = ["artifact_stats"]
+__all__ = ["FileStats", "artifact_stats"]
 
 #: below this many files per process, a fork costs more than the stats it takes over
 _PER_PROCESS = 2000
@@ -26,9 +27,20 @@ _PER_PROCESS = 2000
 _SKIP = -1
 
 
-def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...]
-                   ) -> list[dict[str, tuple[int, int]]]:
-    """For each folder, ``name -> (size, mtime_ns)`` of its regular files ending in ``suffixes``.
+class FileStats(NamedTuple):
+    """One folder's package files in listing order, with their sizes and mtimes (ns)."""
+
+    names: list[str]
+    sizes: array.array[int]
+    mtimes: array.array[int]
+
+    def as_dict(self) -> dict[str, tuple[int, int]]:
+        """``name -> (size, mtime_ns)``."""
+        return dict(zip(self.names, zip(self.sizes, self.mtimes, strict=True), strict=True))
+
+
+def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...]) -> list[FileStats]:
+    """For each folder, the regular files ending in ``suffixes``, with their sizes and mtimes.
 
     Links are followed; a dangling one, or a directory named like a package, is left out. The
     ``.part`` files a killed indexer left are removed (the caller holds the channel lock).
@@ -38,13 +50,17 @@ def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...]
         names = [_listed(folder, where, suffixes)
                  for folder, where in zip(folders, dirs, strict=True)]
         sizes, mtimes = _stat_all(list(zip(dirs, names, strict=True)))
-    found: list[dict[str, tuple[int, int]]] = []
+    found: list[FileStats] = []
     at = 0
     for listed in names:
         end = at + len(listed)
-        found.append({name: (size, mtime) for name, size, mtime
-                      in zip(listed, sizes[at:end], mtimes[at:end], strict=True)
-                      if size != _SKIP})
+        one = FileStats(listed, sizes[at:end], mtimes[at:end])
+        if _SKIP in one.sizes:
+            keep = [i for i, size in enumerate(one.sizes) if size != _SKIP]
+            one = FileStats([listed[i] for i in keep],
+                            array.array("q", [one.sizes[i] for i in keep]),
+                            array.array("q", [one.mtimes[i] for i in keep]))
+        found.append(one)
         at = end
     return found
 

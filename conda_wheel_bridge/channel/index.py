@@ -32,7 +32,7 @@ from ..errors import CwbError
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, open_cache
 from .export import EXPORT_DIR, exported_wheels
-from .filestats import artifact_stats
+from .filestats import FileStats, artifact_stats
 from .lock import channel_lock
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
@@ -96,14 +96,14 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
             # read everything new first: a bad file stops the run before any output is written
             stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES)
             on_disk = dict(zip(subdirs, stats, strict=True))
-            for subdir, current in on_disk.items():
-                _scan_subdir(root, subdir, current, cache, report, jobs=jobs)
+            for subdir, found in on_disk.items():
+                _scan_subdir(root, subdir, found, cache, report, jobs=jobs)
             # then write what changed in this run, or in a run killed before it wrote
             unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
             for subdir in subdirs:
                 subdir_wheels = cache.wheels(subdir)
-                _write_subdir(root, subdir, cache, report, subdir_wheels, on_disk[subdir],
+                _write_subdir(root, subdir, cache, report, subdir_wheels, on_disk[subdir].names,
                               changed=subdir in unwritten, zstd_level=zstd_level)
                 if subdir in unwritten:
                     cache.mark_written(subdir)
@@ -145,14 +145,15 @@ def _subdirs(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _scan_subdir(root: Path, subdir: str, current: dict[str, tuple[int, int]],
-                 cache: IndexCache, report: IndexReport, *, jobs: int | None) -> None:
-    """Bring the cache up to date for ``subdir``, whose artifacts have the sizes and mtimes
-    ``current``, reading only new or changed files."""
-    cached = cache.stats(subdir)
-    if current == cached:  # the common case, answered without looking at each file
-        report.reused += len(current)
+def _scan_subdir(root: Path, subdir: str, found: FileStats, cache: IndexCache,
+                 report: IndexReport, *, jobs: int | None) -> None:
+    """Bring the cache up to date for ``subdir``, whose artifacts are ``found``, reading only
+    new or changed files."""
+    if cache.unchanged(subdir, found):  # the common case, one comparison of packed bytes
+        report.reused += len(found.names)
         return
+    current = found.as_dict()
+    cached = cache.stats(subdir)
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
     todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
     gone = sorted(cached.keys() - current.keys())
@@ -165,7 +166,7 @@ def _scan_subdir(root: Path, subdir: str, current: dict[str, tuple[int, int]],
     for facts in facts_list:
         facts.setdefault("indexed_timestamp", now)
     cache.update(subdir, [(name, *current[name], facts)
-                          for name, facts in zip(todo, facts_list, strict=True)], gone, current)
+                          for name, facts in zip(todo, facts_list, strict=True)], gone, found)
     report.read += len(todo)
 
 
