@@ -252,15 +252,21 @@ def test_a_bad_file_in_one_subdir_writes_no_subdir(tmp_path: Path) -> None:
     assert "fresh" in json.loads((root / "channeldata.json").read_bytes())["packages"]
 
 
+@pytest.mark.parametrize("more", [False, True], ids=["alone", "with-another-new-package"])
+@pytest.mark.parametrize("killed_change", ["added", "replaced"])
 @pytest.mark.parametrize("dies_at", ["repodata.json.zst", "repodata.json", "channeldata.json"])
 def test_a_run_that_dies_before_writing_is_finished_by_the_next(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies_at: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies_at: str, killed_change: str,
+        more: bool) -> None:
     import conda_wheel_bridge.channel.index as index_module
 
     root = tmp_path / "ch"
     make_conda_package(root, "old", "1.0")
     index_channel(root, simple=False)
-    make_conda_package(root, "late", "1.0")
+    if killed_change == "added":
+        make_conda_package(root, "late", "1.0")
+    else:  # copied over in place: as many packages as repodata.json lists, one of them new
+        make_conda_package(root, "old", "1.0", depends=["newdep"])
 
     def dying(write: Callable[[Path, bytes], object]) -> Callable[[Path, bytes], object]:
         def write_or_die(path: Path, data: bytes) -> object:
@@ -274,14 +280,21 @@ def test_a_run_that_dies_before_writing_is_finished_by_the_next(
     with pytest.raises(OSError, match="killed"):
         index_channel(root, simple=False)
     monkeypatch.undo()
-    # the cache already holds "late"; the next run must still publish it everywhere
+    if more:  # the next run's own change must not be all it writes
+        make_conda_package(root, "later", "1.0")
+    # the cache already holds the killed run's change; the next run must still publish it
     report = index_channel(root, simple=False)
-    assert report.read == 0
-    assert "late-1.0-0.conda" in _repodata(root, "noarch")["packages.conda"]
+    assert report.read == int(more)
+    packages = _repodata(root, "noarch")["packages.conda"]
+    if killed_change == "added":
+        assert "late-1.0-0.conda" in packages
+        assert "late" in json.loads((root / "channeldata.json").read_bytes())["packages"]
+    else:
+        assert packages["old-1.0-0.conda"]["depends"] == ["newdep"]
+    assert ("later-1.0-0.conda" in packages) == more
     raw = zstandard.ZstdDecompressor().decompress(
         (root / "noarch" / "repodata.json.zst").read_bytes(), max_output_size=1 << 24)
     assert raw == (root / "noarch" / "repodata.json").read_bytes()
-    assert "late" in json.loads((root / "channeldata.json").read_bytes())["packages"]
 
 
 def test_channeldata_follows_new_and_removed_subdirs(tmp_path: Path) -> None:
@@ -390,3 +403,94 @@ def test_worker_processes_give_the_same_repodata(tmp_path: Path) -> None:
         assert (serial / "noarch" / name).read_bytes() == (parallel / "noarch" / name).read_bytes()
     channeldata = (serial / "channeldata.json").read_bytes()
     assert channeldata == (parallel / "channeldata.json").read_bytes()
+
+
+def _cold_repodata(root: Path, scratch: Path) -> dict[str, bytes]:
+    """Each subdir's repodata.json as a cold index of a copy of ``root`` writes it."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(
+        ".cwb", "repodata.json*", "channeldata.json", "run_exports.json"))
+    index_channel(scratch, simple=False)
+    return {s: (scratch / s / "repodata.json").read_bytes() for s in ("linux-64", "noarch")
+            if (scratch / s).is_dir()}
+
+
+def _package(root: Path, i: int, subdir: str, *, version: str = "1.0") -> Path:
+    from tests.support import condamaker
+
+    return condamaker.make_conda_package(
+        root / subdir, f"p{i}", version, build=f"h{i}_0", subdir=subdir, depends=[f"dep{i}"],
+        extra_index={"timestamp": 1_700_000_000_000 + i},
+        fmt="tar.bz2" if i % 3 == 0 else "conda")
+
+
+def test_incremental_repodata_is_the_cold_one_and_spliced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from conda_wheel_bridge.channel.cache import IndexCache
+
+    root = tmp_path / "ch"
+    rng = random.Random(7)
+    present: dict[int, Path] = {}
+    for i in range(40):
+        present[i] = _package(root, i, rng.choice(["linux-64", "noarch"]))
+    index_channel(root, simple=False)
+    whole_joins: list[str] = []
+    real_fragments = IndexCache.fragments
+
+    def fragments(self: IndexCache, subdir: str, suffix: str,
+                  fns: Any = None) -> list[tuple[str, str]]:
+        if fns is None:
+            whole_joins.append(f"{subdir}{suffix}")
+        return real_fragments(self, subdir, suffix, fns)
+
+    monkeypatch.setattr(IndexCache, "fragments", fragments)
+    for step in range(12):
+        action = step % 4
+        if action == 0:  # two new packages
+            for i in (100 + 2 * step, 101 + 2 * step):
+                present[i] = _package(root, i, rng.choice(["linux-64", "noarch"]))
+        elif action == 1:  # one removed
+            present.pop(rng.choice(sorted(present))).unlink()
+        elif action == 2:  # one copied over in place with other content
+            i = rng.choice(sorted(present))
+            path = present[i]
+            fresh = _package(tmp_path / "elsewhere", i, path.parent.name, version="2.0")
+            with open(path, "r+b") as fh:
+                fh.truncate(0)
+                fh.write(fresh.read_bytes())
+            new = path.with_name(fresh.name)
+            path.rename(new)  # the name must match the new version
+            present[i] = new
+        else:  # one touched: same bytes, new mtime
+            path = present[rng.choice(sorted(present))]
+            os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        report = index_channel(root, simple=False)
+        assert report.read >= 1 or action == 1
+        assert whole_joins == [], step  # the change was spliced into the written files
+        monkeypatch.setattr(IndexCache, "fragments", real_fragments)
+        cold = _cold_repodata(root, tmp_path / "cold")
+        monkeypatch.setattr(IndexCache, "fragments", fragments)
+        for subdir, expected in cold.items():
+            assert (root / subdir / "repodata.json").read_bytes() == expected, (step, subdir)
+            assert zstandard.decompress((root / subdir / "repodata.json.zst").read_bytes()) \
+                == expected
+
+
+def test_a_repodata_json_changed_by_hand_is_joined_whole(tmp_path: Path) -> None:
+    root = tmp_path / "ch"
+    for i in range(6):
+        _package(root, i, "noarch")
+    index_channel(root, simple=False)
+    target = root / "noarch" / "repodata.json"
+    target.write_text(json.dumps(json.loads(target.read_bytes()), indent=1))  # same content
+    _package(root, 50, "noarch")
+    index_channel(root, simple=False)
+    assert target.read_bytes() == _cold_repodata(root, tmp_path / "cold")["noarch"]
+    # and a file that keeps its layout's size but not its bytes is caught by its mtime
+    before = target.read_bytes()
+    target.write_bytes(before.replace(b'"p1"', b'"q1"'))
+    _package(root, 51, "noarch")
+    index_channel(root, simple=False)
+    assert target.read_bytes() == _cold_repodata(root, tmp_path / "cold")["noarch"]

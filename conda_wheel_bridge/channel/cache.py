@@ -15,16 +15,18 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .filestats import FileStats
 
-__all__ = ["CACHE_VERSION", "IndexCache", "load_json", "open_cache", "save_json"]
+__all__ = ["CACHE_VERSION", "IndexCache", "Layout", "load_json", "open_cache", "save_json"]
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
 #: the SQLite layout's version (``PRAGMA user_version``); a database of another one is rebuilt
-_DB_VERSION = CACHE_VERSION * 100 + 3
+_DB_VERSION = CACHE_VERSION * 100 + 4
+_TABLES = ("files", "names", "snapshots", "unwritten", "layouts", "stale_names",
+           "channeldata_subdirs")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -57,8 +59,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
     subdir TEXT PRIMARY KEY,
     names BLOB NOT NULL,          -- file names, UTF-8, NUL-separated
     sizes BLOB NOT NULL,          -- signed 64-bit integers, native order, as array("q")
-    mtimes BLOB NOT NULL,
-    unwritten INTEGER NOT NULL    -- 1 from a change until the subdir's repodata is written
+    mtimes BLOB NOT NULL
+) WITHOUT ROWID;
+-- subdirs changed since their repodata was written: marked in the transaction of the change,
+-- cleared once the files are in place, so a run killed in between leaves the mark
+CREATE TABLE IF NOT EXISTS unwritten (subdir TEXT PRIMARY KEY) WITHOUT ROWID;
+-- per subdir, the repodata.json last written (its size, mtime and inode say whether it is still
+-- that file) and where each entry of "packages" and "packages.conda" sits in it: the byte
+-- offset of the first and every entry's length, in file-name order, as array("Q")
+CREATE TABLE IF NOT EXISTS layouts (
+    subdir TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    bz2_start INTEGER NOT NULL,
+    bz2_lengths BLOB NOT NULL,
+    conda_start INTEGER NOT NULL,
+    conda_lengths BLOB NOT NULL
 ) WITHOUT ROWID;
 -- names whose channeldata entry is out of date, until channeldata.json is written: a run
 -- killed in between leaves them here for the next one
@@ -66,6 +83,16 @@ CREATE TABLE IF NOT EXISTS stale_names (name TEXT PRIMARY KEY) WITHOUT ROWID;
 -- the subdir list channeldata.json was last written with
 CREATE TABLE IF NOT EXISTS channeldata_subdirs (subdir TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+
+
+class Layout(NamedTuple):
+    """Where the entries of a written ``repodata.json`` sit (see :mod:`.splice`)."""
+
+    identity: tuple[int, int, int]  # size, mtime_ns and inode of the file as written
+    bz2_start: int  # byte offset of the first "packages" entry
+    bz2_lengths: array.array[int]  # byte length of each, in file-name order
+    conda_start: int  # the same for "packages.conda"
+    conda_lengths: array.array[int]
 
 
 @contextlib.contextmanager
@@ -90,9 +117,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != _DB_VERSION:
-        conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names; "
-                           "DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS stale_names; "
-                           "DROP TABLE IF EXISTS channeldata_subdirs;")
+        conn.executescript("".join(f"DROP TABLE IF EXISTS {table};" for table in _TABLES))
         conn.execute(f"PRAGMA user_version={_DB_VERSION}")
     conn.executescript(_SCHEMA)
     return conn
@@ -164,14 +189,12 @@ class IndexCache:
                 "INSERT OR REPLACE INTO files (subdir, fn, size, mtime_ns, sha256, kind, "
                 "record_json, summary_json, facts_json, python_dist, name, exports_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            # files listed in a new order, nothing else changed: the outputs stay as written
-            changed = int(bool(rows or drop))
             self._conn.execute(
-                "INSERT INTO snapshots (subdir, names, sizes, mtimes, unwritten) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subdir) DO UPDATE SET names = excluded.names, "
-                "sizes = excluded.sizes, mtimes = excluded.mtimes, "
-                "unwritten = max(unwritten, excluded.unwritten)",
-                (subdir, *_pack_stats(found), changed))
+                "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes) "
+                "VALUES (?, ?, ?, ?)", (subdir, *_pack_stats(found)))
+            if rows or drop:  # not when the files were only listed in a new order
+                self._conn.execute("INSERT OR IGNORE INTO unwritten (subdir) VALUES (?)",
+                                   (subdir,))
             self._mark_stale(affected)
 
     def forget_subdirs_except(self, subdirs: Iterable[str]) -> None:
@@ -187,17 +210,39 @@ class IndexCache:
                 f"SELECT DISTINCT name FROM files WHERE subdir NOT IN ({marks}) "
                 "AND name IS NOT NULL", keep).fetchall())
             self._conn.execute(f"DELETE FROM files WHERE subdir NOT IN ({marks})", keep)
-            self._conn.execute(f"DELETE FROM snapshots WHERE subdir NOT IN ({marks})", keep)
+            for table in ("snapshots", "unwritten", "layouts"):
+                self._conn.execute(f"DELETE FROM {table} WHERE subdir NOT IN ({marks})", keep)
 
     def unwritten_subdirs(self) -> set[str]:
         """Subdirs changed since their repodata was last written (by this run or a killed one)."""
-        return {s for (s,) in self._conn.execute(
-            "SELECT subdir FROM snapshots WHERE unwritten = 1")}
+        return {s for (s,) in self._conn.execute("SELECT subdir FROM unwritten")}
 
-    def mark_written(self, subdir: str) -> None:
-        """Record that ``subdir``'s repodata now matches its rows."""
+    def mark_written(self, subdir: str, layout: Layout | None = None) -> None:
+        """Record that ``subdir``'s repodata now matches its rows, and how it is laid out."""
         with self._transaction():
-            self._conn.execute("UPDATE snapshots SET unwritten = 0 WHERE subdir = ?", (subdir,))
+            self._conn.execute("DELETE FROM unwritten WHERE subdir = ?", (subdir,))
+            if layout is not None:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO layouts (subdir, size, mtime_ns, inode, bz2_start, "
+                    "bz2_lengths, conda_start, conda_lengths) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (subdir, *layout.identity, layout.bz2_start, layout.bz2_lengths.tobytes(),
+                     layout.conda_start, layout.conda_lengths.tobytes()))
+
+    def layout(self, subdir: str) -> Layout | None:
+        """How ``subdir``'s repodata.json was laid out when last written, if recorded."""
+        row = self._conn.execute(
+            "SELECT size, mtime_ns, inode, bz2_start, bz2_lengths, conda_start, conda_lengths "
+            "FROM layouts WHERE subdir = ?", (subdir,)).fetchone()
+        if row is None:
+            return None
+        size, mtime, inode, bz2_start, bz2_blob, conda_start, conda_blob = row
+        bz2_lengths, conda_lengths = array.array("Q"), array.array("Q")
+        try:
+            bz2_lengths.frombytes(bz2_blob)
+            conda_lengths.frombytes(conda_blob)
+        except ValueError:  # not a whole number of integers: not to be trusted
+            return None
+        return Layout((size, mtime, inode), bz2_start, bz2_lengths, conda_start, conda_lengths)
 
     def stale_names(self) -> set[str]:
         """Package names whose channeldata entry is out of date."""
@@ -234,6 +279,22 @@ class IndexCache:
             f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
             (subdir, f"%{suffix}")).fetchone()
         return text or ""
+
+    def fragments(self, subdir: str, suffix: str, fns: Iterable[str] | None = None
+                  ) -> list[tuple[str, str]]:
+        """``(fn, '"fn":record')`` of the conda artifacts of ``subdir`` ending in ``suffix`` (of
+        those named ``fns``, when given), in file-name order."""
+        query = ("SELECT fn, json_quote(fn) || ':' || record_json FROM files "
+                 "WHERE subdir = ? AND kind = 'conda' AND record_json IS NOT NULL AND fn LIKE ?")
+        if fns is None:
+            return self._conn.execute(f"{query} ORDER BY fn", (subdir, f"%{suffix}")).fetchall()
+        found: list[tuple[str, str]] = []
+        wanted = list(fns)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found += self._conn.execute(f"{query} AND fn IN ({','.join('?' * len(chunk))})",
+                                        (subdir, f"%{suffix}", *chunk)).fetchall()
+        return sorted(found)
 
     def name_summaries(self, names: Iterable[str] | None = None
                        ) -> dict[str, list[tuple[str, dict[str, Any]]]]:

@@ -12,6 +12,7 @@ OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
 
 from __future__ import annotations
 
+import array
 import concurrent.futures
 import json
 import multiprocessing
@@ -30,10 +31,11 @@ import zstandard
 from ..atomic import atomic_write_bytes, write_if_changed
 from ..errors import CwbError
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
-from .cache import IndexCache, open_cache
+from .cache import IndexCache, Layout, open_cache
 from .export import EXPORT_DIR, exported_wheels
 from .filestats import FileStats, artifact_stats
 from .lock import channel_lock
+from .splice import joined, spliced
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
 
@@ -55,6 +57,8 @@ _NOT_SUBDIRS = {EXPORT_DIR, "simple", STATE_DIR}
 #: what a subdir folder is called (``noarch``, ``linux-64``, ``osx-arm64`` ...)
 SUBDIR_NAME = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 _PARALLEL_THRESHOLD = 256
+#: a run that changed more files than this in a subdir joins its repodata whole again
+_SPLICE_AT_MOST = 1000
 #: the files a channel serves as packages
 ARTIFACT_SUFFIXES = (*CONDA_SUFFIXES, ".whl")
 
@@ -93,20 +97,25 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         subdirs = _subdirs(root)
         with open_cache(state / "cache" / "index.sqlite") as cache:
             cache.forget_subdirs_except(subdirs)
+            # a subdir whose repodata a killed run left unwritten is joined whole again: only
+            # the others' repodata.json is known to hold exactly their rows before this run
+            left_unwritten = cache.unwritten_subdirs()
             # read everything new first: a bad file stops the run before any output is written
             stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES)
             on_disk = dict(zip(subdirs, stats, strict=True))
-            for subdir, found in on_disk.items():
-                _scan_subdir(root, subdir, found, cache, report, jobs=jobs)
+            changes = {subdir: _scan_subdir(root, subdir, found, cache, report, jobs=jobs)
+                       for subdir, found in on_disk.items()}
             # then write what changed in this run, or in a run killed before it wrote
             unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
             for subdir in subdirs:
                 subdir_wheels = cache.wheels(subdir)
-                _write_subdir(root, subdir, cache, report, subdir_wheels, on_disk[subdir].names,
-                              changed=subdir in unwritten, zstd_level=zstd_level)
-                if subdir in unwritten:
-                    cache.mark_written(subdir)
+                change = None if subdir in left_unwritten else changes[subdir]
+                layout = _write_subdir(root, subdir, cache, report, subdir_wheels,
+                                       on_disk[subdir].names, changed=subdir in unwritten,
+                                       change=change, zstd_level=zstd_level)
+                if subdir in unwritten or layout is not None:
+                    cache.mark_written(subdir, layout)
                 wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
                            for fn, facts in subdir_wheels]
                 if progress is not None:
@@ -145,13 +154,22 @@ def _subdirs(root: Path) -> list[str]:
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class _Change:
+    """What one run changed in a subdir's rows."""
+
+    before: dict[str, tuple[int, int]]  # the files cached before, with size and mtime
+    put: list[str]  # files read (new or changed)
+    gone: list[str]  # files no longer there
+
+
 def _scan_subdir(root: Path, subdir: str, found: FileStats, cache: IndexCache,
-                 report: IndexReport, *, jobs: int | None) -> None:
+                 report: IndexReport, *, jobs: int | None) -> _Change | None:
     """Bring the cache up to date for ``subdir``, whose artifacts are ``found``, reading only
-    new or changed files."""
+    new or changed files; return what changed (``None``: nothing)."""
     if cache.unchanged(subdir, found):  # the common case, one comparison of packed bytes
         report.reused += len(found.names)
-        return
+        return None
     current = found.as_dict()
     cached = cache.stats(subdir)
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
@@ -168,6 +186,7 @@ def _scan_subdir(root: Path, subdir: str, found: FileStats, cache: IndexCache,
     cache.update(subdir, [(name, *current[name], facts)
                           for name, facts in zip(todo, facts_list, strict=True)], gone, found)
     report.read += len(todo)
+    return _Change(cached, todo, gone)
 
 
 def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None
@@ -217,11 +236,12 @@ def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport,
                   wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], *,
-                  changed: bool, zstd_level: int) -> bool:
-    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json``; return whether written.
+                  changed: bool, change: _Change | None, zstd_level: int) -> Layout | None:
+    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date;
+    return the new ``repodata.json``'s layout, or ``None`` when there was nothing to write.
 
-    The records come out of the cache as ready JSON fragments, so a run that adds one package
-    to a large channel joins text instead of encoding every record again.
+    The records come out of the cache as ready JSON fragments. When only a few packages changed
+    since the file was last written, they are spliced into it (:mod:`.splice`) instead.
     """
     whl: dict[str, dict[str, Any]] = {}
     for fn, facts in wheels:
@@ -231,42 +251,84 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     report.whl_records += len(whl)
     target = root / subdir / "repodata.json"
     zst = root / subdir / "repodata.json.zst"
-    n_bz2 = n_conda = 0
-    for fn in files:  # the cache holds exactly these (the scan just made it so)
-        if fn.endswith(".conda"):
-            n_conda += 1
-        elif fn.endswith(".tar.bz2"):
-            n_bz2 += 1
+    # the cache holds exactly these files (the scan just made it so); counted in one pass
+    listed = "\0".join(files) + "\0"
+    n_bz2, n_conda = listed.count(".tar.bz2\0"), listed.count(".conda\0")
     report.subdirs[subdir] = n_bz2 + n_conda
     if not changed and target.is_file() and zst.is_file():
-        return False
-    bz2 = cache.joined(subdir, ".tar.bz2") if n_bz2 else ""
-    conda = cache.joined(subdir, ".conda") if n_conda else ""
+        return None
+    previous = _previous(target, cache, change)
     info: dict[str, Any] = {"subdir": subdir}
     if whl:
         stamps = [r["indexed_timestamp"] for r in whl.values()]
         info["repodata_revisions"] = {"v3": {"n_packages": len(whl), "oldest": min(stamps),
                                              "newest": max(stamps)}}
     # keys in sorted order, as json.dumps(sort_keys=True) would write them
-    parts = ['{"info":', _compact(info), ',"packages":{', bz2, '},"packages.conda":{', conda,
-             '},"removed":[],"repodata_version":1']
+    head = f'{{"info":{_compact(info)},"packages":{{'.encode()
+    bz2, bz2_lengths = _entries(cache, subdir, ".tar.bz2", n_bz2, change, previous, "bz2")
+    middle = b'},"packages.conda":{'
+    conda, conda_lengths = _entries(cache, subdir, ".conda", n_conda, change, previous, "conda")
+    parts = [head, bz2, middle, conda, b'},"removed":[],"repodata_version":1']
     if whl:
-        parts += [',"v3":', _compact({"whl": whl})]
-    parts.append("}")
-    body = "".join(parts).encode()
-    if _same_content(target, body):
-        return False
-    # the compressed twin first: a reader that prefers .zst never sees it older than the .json
-    cctx = zstandard.ZstdCompressor(level=zstd_level, threads=-1)
-    atomic_write_bytes(zst, cctx.compress(body))
-    atomic_write_bytes(target, body)
+        parts += [b',"v3":', _compact({"whl": whl}).encode()]
+    parts.append(b"}")
+    body = b"".join(parts)
+    unchanged = (previous[1] == body and zst.is_file() if previous is not None
+                 else _same_content(target, body))
+    if not unchanged:
+        # the compressed twin first: a reader that prefers .zst never sees it older than the .json
+        cctx = zstandard.ZstdCompressor(level=zstd_level, threads=-1)
+        atomic_write_bytes(zst, cctx.compress(body))
+        atomic_write_bytes(target, body)
     exports = "".join([
         '{"info":', _compact({"subdir": subdir, "version": 1}),
         ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json") if n_bz2 else "",
         '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json") if n_conda else "",
         "}}"])
     write_if_changed(root / subdir / "run_exports.json", exports.encode())
-    return True
+    st = target.stat()
+    return Layout((st.st_size, st.st_mtime_ns, st.st_ino), len(head), bz2_lengths,
+                  len(head) + len(bz2) + len(middle), conda_lengths)
+
+
+def _previous(target: Path, cache: IndexCache, change: _Change | None
+              ) -> tuple[Layout, bytes] | None:
+    """The layout and bytes of ``target`` as last written, when this run knows what changed
+    since and the file is still the one written (same size, mtime and inode)."""
+    if change is None or len(change.put) + len(change.gone) > _SPLICE_AT_MOST:
+        return None
+    layout = cache.layout(target.parent.name)
+    if layout is None:
+        return None
+    try:
+        with open(target, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if (st.st_size, st.st_mtime_ns, st.st_ino) != layout.identity:
+                return None
+            return layout, fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _entries(cache: IndexCache, subdir: str, suffix: str, count: int, change: _Change | None,
+             previous: tuple[Layout, bytes] | None, section: str
+             ) -> tuple[bytes, array.array[int]]:
+    """The ``"fn":{record}`` entries of one repodata section, and their byte lengths."""
+    if previous is not None and change is not None:
+        layout, document = previous
+        start, lengths = ((layout.bz2_start, layout.bz2_lengths) if section == "bz2"
+                          else (layout.conda_start, layout.conda_lengths))
+        keys = sorted(fn for fn in change.before if fn.endswith(suffix))
+        edits: dict[str, str | None] = {fn: None for fn in change.gone if fn.endswith(suffix)}
+        put = [fn for fn in change.put if fn.endswith(suffix)]
+        edits.update({fn: None for fn in put})
+        edits.update(cache.fragments(subdir, suffix, put))
+        done = spliced(document, start, keys, lengths, edits)
+        if done is not None:
+            return done
+    if not count:
+        return b"", array.array("Q")
+    return joined(entry for _, entry in cache.fragments(subdir, suffix))
 
 
 def _whl_record_or_none(subdir: str, fn: str, facts: dict[str, Any], report: IndexReport
