@@ -29,7 +29,7 @@ def test_random_edits_match_a_full_join() -> None:
         for _ in range(rng.choice([1, 1, 2, 5, 30])):
             key = f"p{rng.randrange(400):04d}-1.0-0.conda"
             changes[key] = None if rng.random() < 0.4 else _entry(key, {"n": rng.random()})
-        done = spliced(document, start, keys, lengths, changes)
+        done = spliced(document, start, keys.copy, lengths, changes)
         assert done is not None
         for key, entry in changes.items():
             if entry is None:
@@ -43,11 +43,11 @@ def test_random_edits_match_a_full_join() -> None:
 
 def test_empty_sections_and_emptied_ones() -> None:
     document, start, lengths = _document({})
-    assert spliced(document, start, [], lengths, {}) == (b"", joined([])[1])
-    added = spliced(document, start, [], lengths, {"a": _entry("a", 1)})
+    assert spliced(document, start, list, lengths, {}) == (b"", joined([])[1])
+    added = spliced(document, start, list, lengths, {"a": _entry("a", 1)})
     assert added is not None and added[0] == b'"a":1'
     document, start, lengths = _document({"a": _entry("a", 1)})
-    emptied = spliced(document, start, ["a"], lengths, {"a": None})
+    emptied = spliced(document, start, lambda: ["a"], lengths, {"a": None})
     assert emptied is not None and emptied[0] == b""
 
 
@@ -55,8 +55,14 @@ def test_a_document_laid_out_otherwise_is_refused() -> None:
     entries = {k: _entry(k, k) for k in ("a", "b", "c")}
     document, start, lengths = _document(entries)
     keys = sorted(entries)
-    assert spliced(document, start + 1, keys, lengths, {}) is None  # not where the object opens
-    assert spliced(document, start, keys, [*lengths[:-1], lengths[-1] + 1], {}) is None
-    assert spliced(document, start, keys[:2], lengths, {}) is None  # keys and lengths disagree
-    edited = document.replace(b'"b":"b"', b'"b":"bb"')  # an entry grew: the end is off
-    assert spliced(edited, start, keys, lengths, {}) is None
+    change = {"b": _entry("b", 2)}
+    for edits in ({}, change):
+        # not where the object opens; an entry longer than written
+        assert spliced(document, start + 1, lambda: keys, lengths, edits) is None
+        assert spliced(document, start, lambda: keys,
+                       [*lengths[:-1], lengths[-1] + 1], edits) is None
+        edited = document.replace(b'"b":"b"', b'"b":"bb"')  # an entry grew: the end is off
+        assert spliced(edited, start, lambda: keys, lengths, edits) is None
+    assert spliced(document, start, lambda: keys[:2], lengths, change) is None  # disagree
+    unchanged = spliced(document, start, list, lengths, {})  # keys not needed, not asked for
+    assert unchanged is not None and unchanged[0] == joined(entries[k] for k in keys)[0]

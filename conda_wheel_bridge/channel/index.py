@@ -318,12 +318,14 @@ def _entries(cache: IndexCache, subdir: str, suffix: str, count: int, change: _C
         layout, document = previous
         start, lengths = ((layout.bz2_start, layout.bz2_lengths) if section == "bz2"
                           else (layout.conda_start, layout.conda_lengths))
-        keys = sorted(fn for fn in change.before if fn.endswith(suffix))
+        before = change.before
         edits: dict[str, str | None] = {fn: None for fn in change.gone if fn.endswith(suffix)}
         put = [fn for fn in change.put if fn.endswith(suffix)]
         edits.update({fn: None for fn in put})
-        edits.update(cache.fragments(subdir, suffix, put))
-        done = spliced(document, start, keys, lengths, edits)
+        edits.update(cache.fragments(subdir, suffix, put) if put else ())
+        done = spliced(document, start,
+                       lambda: sorted(fn for fn in before if fn.endswith(suffix)),
+                       lengths, edits)
         if done is not None:
             return done
     if not count:

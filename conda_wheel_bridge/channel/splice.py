@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import array
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = ["joined", "spliced"]
 
@@ -20,18 +20,24 @@ def joined(entries: Iterable[str]) -> tuple[bytes, array.array[int]]:
     return b",".join(encoded), array.array("Q", map(len, encoded))
 
 
-def spliced(document: bytes, start: int, keys: Sequence[str], lengths: Sequence[int],
-            changes: Mapping[str, str | None]) -> tuple[bytes, array.array[int]] | None:
-    """The entries of the JSON object opening at ``document[start - 1]`` (``keys``, sorted, of
+def spliced(document: bytes, start: int, sorted_keys: Callable[[], Sequence[str]],
+            lengths: Sequence[int], changes: Mapping[str, str | None]
+            ) -> tuple[bytes, array.array[int]] | None:
+    """The entries of the JSON object opening at ``document[start - 1]`` (``sorted_keys()``, of
     byte ``lengths``), with the entry of each key in ``changes`` replaced, added (a new key), or
-    removed (``None``); as :func:`joined` returns them.
+    removed (``None``); as :func:`joined` returns them. ``sorted_keys`` is called only when
+    there are changes.
 
     ``None`` when ``document`` is not laid out as ``keys`` and ``lengths`` say: the caller then
     joins every entry again.
     """
-    end = start + sum(lengths) + max(len(keys) - 1, 0)
-    if (len(keys) != len(lengths) or document[start - 1:start] != b"{"
-            or document[end:end + 1] != b"}"):
+    end = start + sum(lengths) + max(len(lengths) - 1, 0)
+    if document[start - 1:start] != b"{" or document[end:end + 1] != b"}":
+        return None
+    if not changes:
+        return document[start:end], array.array("Q", lengths)
+    keys = sorted_keys()
+    if len(keys) != len(lengths):
         return None
     pieces: list[bytes] = []
     new_lengths: array.array[int] = array.array("Q")
