@@ -16,6 +16,7 @@ __all__ = [
     "atomic_output",
     "atomic_write_bytes",
     "commit",
+    "settle",
     "temporary_beside",
     "write_if_changed",
 ]
@@ -48,12 +49,17 @@ def temporary_beside(path: Path, mode: str = "wb") -> tuple[IO[bytes], Path]:
 
 
 def commit(fh: IO[bytes], tmp: Path, target: Path) -> None:
-    """Flush and fsync ``fh`` (open on ``tmp``), give it the usual ``0666 & ~umask`` mode (mkstemp
-    makes files owner-only) and rename it onto ``target``."""
+    """:func:`settle` ``fh`` (open on ``tmp``) and rename it onto ``target``."""
+    settle(fh, tmp)
+    os.replace(tmp, target)
+
+
+def settle(fh: IO[bytes], tmp: Path) -> None:
+    """Flush and fsync ``fh`` (open on ``tmp``) and give it the usual ``0666 & ~umask`` mode
+    (mkstemp makes files owner-only): ready to be renamed into place."""
     fh.flush()
     os.chmod(tmp, 0o666 & ~_umask())
     os.fsync(fh.fileno())
-    os.replace(tmp, target)
 
 
 def _umask() -> int:

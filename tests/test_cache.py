@@ -77,7 +77,7 @@ def test_changes_stay_marked_until_the_outputs_are_written(tmp_path: Path) -> No
     with open_cache(path) as cache:  # as a killed run leaves it
         assert cache.unwritten_subdirs() == {"noarch"}
         assert cache.stale_names() == {"a"}
-        cache.mark_written("noarch")
+        cache.mark_written({"noarch": None})
         cache.channeldata_written(["a"], ["noarch"])
     with open_cache(path) as cache:
         assert cache.unwritten_subdirs() == set()
@@ -94,7 +94,7 @@ def test_a_new_listing_order_alone_is_no_change(tmp_path: Path) -> None:
         cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
                      _found(stats))
         assert cache.unchanged("noarch", _found(stats))
-        cache.mark_written("noarch")
+        cache.mark_written({"noarch": None})
         turned = dict(reversed(stats.items()))
         assert not cache.unchanged("noarch", _found(turned))  # answered by the slow path
         cache.update("noarch", [], [], _found(turned))

@@ -258,7 +258,7 @@ def test_a_bad_file_in_one_subdir_writes_no_subdir(tmp_path: Path) -> None:
 def test_a_run_that_dies_before_writing_is_finished_by_the_next(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies_at: str, killed_change: str,
         more: bool) -> None:
-    import conda_wheel_bridge.channel.index as index_module
+    from conda_wheel_bridge import staging
 
     root = tmp_path / "ch"
     make_conda_package(root, "old", "1.0")
@@ -268,18 +268,21 @@ def test_a_run_that_dies_before_writing_is_finished_by_the_next(
     else:  # copied over in place: as many packages as repodata.json lists, one of them new
         make_conda_package(root, "old", "1.0", depends=["newdep"])
 
-    def dying(write: Callable[[Path, bytes], object]) -> Callable[[Path, bytes], object]:
-        def write_or_die(path: Path, data: bytes) -> object:
-            if Path(path).name == dies_at:
-                raise OSError(f"killed while writing {dies_at}")
-            return write(path, data)
-        return write_or_die
+    real_write = staging._write
 
-    for name in ("atomic_write_bytes", "write_if_changed"):
-        monkeypatch.setattr(index_module, name, dying(getattr(index_module, name)))
+    def write_or_die(target: Path, content: Any, if_changed: bool) -> Path | None:
+        if target.name == dies_at:
+            raise OSError(f"killed while writing {dies_at}")
+        return real_write(target, content, if_changed)
+
+    monkeypatch.setattr(staging, "_write", write_or_die)
+    written = {p: p.read_bytes() for p in root.rglob("*.json")}
     with pytest.raises(OSError, match="killed"):
         index_channel(root, simple=False)
     monkeypatch.undo()
+    # no output of the killed run was put in place, nor left behind half-written
+    assert {p: p.read_bytes() for p in root.rglob("*.json")} == written
+    assert not list(root.rglob("*.part"))
     if more:  # the next run's own change must not be all it writes
         make_conda_package(root, "later", "1.0")
     # the cache already holds the killed run's change; the next run must still publish it

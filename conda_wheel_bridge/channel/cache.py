@@ -13,7 +13,7 @@ import array
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -217,11 +217,14 @@ class IndexCache:
         """Subdirs changed since their repodata was last written (by this run or a killed one)."""
         return {s for (s,) in self._conn.execute("SELECT subdir FROM unwritten")}
 
-    def mark_written(self, subdir: str, layout: Layout | None = None) -> None:
-        """Record that ``subdir``'s repodata now matches its rows, and how it is laid out."""
+    def mark_written(self, layouts: Mapping[str, Layout | None]) -> None:
+        """Record that each subdir's repodata now matches its rows, and how it is laid out
+        (``None``: not recorded)."""
         with self._transaction():
-            self._conn.execute("DELETE FROM unwritten WHERE subdir = ?", (subdir,))
-            if layout is not None:
+            for subdir, layout in layouts.items():
+                self._conn.execute("DELETE FROM unwritten WHERE subdir = ?", (subdir,))
+                if layout is None:
+                    continue
                 self._conn.execute(
                     "INSERT OR REPLACE INTO layouts (subdir, size, mtime_ns, inode, bz2_start, "
                     "bz2_lengths, conda_start, conda_lengths) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -28,8 +28,8 @@ from typing import Any
 
 import zstandard
 
-from ..atomic import atomic_write_bytes, write_if_changed
 from ..errors import CwbError
+from ..staging import Staging, staged
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, Layout, open_cache
 from .export import EXPORT_DIR, exported_wheels
@@ -105,22 +105,31 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
             on_disk = dict(zip(subdirs, stats, strict=True))
             changes = {subdir: _scan_subdir(root, subdir, found, cache, report, jobs=jobs)
                        for subdir, found in on_disk.items()}
-            # then write what changed in this run, or in a run killed before it wrote
+            # then write what changed in this run, or in a run killed before it wrote: every
+            # file in the background, renamed into place together once all are on disk
             unwritten = cache.unwritten_subdirs()
             wheels: list[dict[str, Any]] = []
-            for subdir in subdirs:
-                subdir_wheels = cache.wheels(subdir)
-                change = None if subdir in left_unwritten else changes[subdir]
-                layout = _write_subdir(root, subdir, cache, report, subdir_wheels,
-                                       on_disk[subdir].names, changed=subdir in unwritten,
-                                       change=change, zstd_level=zstd_level)
-                if subdir in unwritten or layout is not None:
-                    cache.mark_written(subdir, layout)
-                wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
-                           for fn, facts in subdir_wheels]
-                if progress is not None:
-                    progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
-            _write_channeldata(root, cache, subdirs)
+            layouts: dict[str, Layout | None] = {}
+            with staged() as out:
+                for subdir in subdirs:
+                    subdir_wheels = cache.wheels(subdir)
+                    change = None if subdir in left_unwritten else changes[subdir]
+                    layout = _write_subdir(root, subdir, cache, report, subdir_wheels,
+                                           on_disk[subdir].names, out, changed=subdir in unwritten,
+                                           change=change, zstd_level=zstd_level)
+                    if subdir in unwritten or layout is not None:
+                        layouts[subdir] = layout
+                    wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
+                               for fn, facts in subdir_wheels]
+                    if progress is not None:
+                        progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
+                summarised = _write_channeldata(root, cache, subdirs, out)
+            # the files are in place: only now may the cache say so
+            cache.mark_written({subdir: layout and layout._replace(
+                identity=_identity(os.stat(root / subdir / "repodata.json")))
+                for subdir, layout in layouts.items()})
+            if summarised is not None:
+                cache.channeldata_written(summarised, subdirs)
             pythonic = [(root / subdir / fn, sha) for subdir, fn, sha in cache.python_packages()]
         if simple:
             if export_wheels:
@@ -235,10 +244,11 @@ def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
 # --- repodata -------------------------------------------------------------------------------------
 
 def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport,
-                  wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], *,
-                  changed: bool, change: _Change | None, zstd_level: int) -> Layout | None:
-    """Write ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date;
-    return the new ``repodata.json``'s layout, or ``None`` when there was nothing to write.
+                  wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], out: Staging,
+                  *, changed: bool, change: _Change | None, zstd_level: int) -> Layout | None:
+    """Stage ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date;
+    return the new ``repodata.json``'s layout (its identity still to be filled in once it is in
+    place), or ``None`` when there was nothing to write.
 
     The records come out of the cache as ready JSON fragments. When only a few packages changed
     since the file was last written, they are spliced into it (:mod:`.splice`) instead.
@@ -277,18 +287,21 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
                  else _same_content(target, body))
     if not unchanged:
         # the compressed twin first: a reader that prefers .zst never sees it older than the .json
-        cctx = zstandard.ZstdCompressor(level=zstd_level, threads=-1)
-        atomic_write_bytes(zst, cctx.compress(body))
-        atomic_write_bytes(target, body)
+        out.put(zst, lambda: zstandard.ZstdCompressor(level=zstd_level).compress(body))
+        out.put(target, body)
     exports = "".join([
         '{"info":', _compact({"subdir": subdir, "version": 1}),
         ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json") if n_bz2 else "",
         '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json") if n_conda else "",
         "}}"])
-    write_if_changed(root / subdir / "run_exports.json", exports.encode())
-    st = target.stat()
-    return Layout((st.st_size, st.st_mtime_ns, st.st_ino), len(head), bz2_lengths,
-                  len(head) + len(bz2) + len(middle), conda_lengths)
+    out.put(root / subdir / "run_exports.json", exports.encode(), if_changed=True)
+    return Layout((0, 0, 0), len(head), bz2_lengths, len(head) + len(bz2) + len(middle),
+                  conda_lengths)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    """Size, mtime and inode: what says a file is still the one written."""
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _previous(target: Path, cache: IndexCache, change: _Change | None
@@ -301,9 +314,8 @@ def _previous(target: Path, cache: IndexCache, change: _Change | None
     if layout is None:
         return None
     try:
-        with open(target, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if (st.st_size, st.st_mtime_ns, st.st_ino) != layout.identity:
+        with open(target, "rb") as fh:  # the file read is the file whose identity is checked
+            if _identity(os.fstat(fh.fileno())) != layout.identity:
                 return None
             return layout, fh.read()
     except FileNotFoundError:
@@ -368,15 +380,17 @@ def _same_content(path: Path, body: bytes) -> bool:
 _ABOUT_KEYS = ("description", "dev_url", "doc_url", "home", "license", "source_url", "summary")
 
 
-def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str]) -> None:
-    """``channeldata.json``: per package name, the newest version's summary over all subdirs.
+def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str], out: Staging
+                       ) -> set[str] | None:
+    """Stage ``channeldata.json``: per package name, the newest version's summary over all
+    subdirs. Returns the names summarised again (``None``: nothing to write).
 
     Kept per name in the cache; only the names whose packages changed are summarised again.
     """
     target = root / "channeldata.json"
     names = cache.stale_names()
     if not names and target.is_file() and cache.channeldata_subdirs() == subdirs:
-        return
+        return None
     grouped = cache.name_summaries(names if len(names) < 2000 else None)
     fragments: dict[str, str | None] = {n: None for n in names}
     for name, found in grouped.items():
@@ -384,8 +398,8 @@ def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str]) -> Non
     cache.set_name_fragments(fragments)
     body = "".join(['{"channeldata_version":1,"packages":{', cache.joined_names(),
                     '},"subdirs":', _compact(sorted(subdirs)), "}"]).encode()
-    write_if_changed(target, body)
-    cache.channeldata_written(names, subdirs)
+    out.put(target, body, if_changed=True)
+    return names
 
 
 def _channel_summary(found: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
