@@ -25,16 +25,16 @@ def test_stats_answer_what_update_stored(tmp_path: Path) -> None:
     path = tmp_path / "index.sqlite"
     stats = {"a-1.0-0.conda": (10, 1_700_000_000_000_000_001), "b-1.0-0.tar.bz2": (0, -5)}
     with open_cache(path) as cache:
-        assert cache.stats("noarch") == {}
+        assert cache.snapshot("noarch").as_dict() == {}
         cache.update("noarch", [(fn, *pair, _facts(fn[0])) for fn, pair in stats.items()], [],
                      _found(stats))
-        assert cache.stats("noarch") == stats
-        assert cache.stats("linux-64") == {}
+        assert cache.snapshot("noarch").as_dict() == stats
+        assert cache.snapshot("linux-64").as_dict() == {}
         # dropping a file: the snapshot given with the update is what stats answers next
         cache.update("noarch", [], ["b-1.0-0.tar.bz2"],
                      _found({"a-1.0-0.conda": stats["a-1.0-0.conda"]}))
     with open_cache(path) as cache:  # and it survives reopening
-        assert cache.stats("noarch") == {"a-1.0-0.conda": stats["a-1.0-0.conda"]}
+        assert cache.snapshot("noarch").as_dict() == {"a-1.0-0.conda": stats["a-1.0-0.conda"]}
 
 
 def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
@@ -48,13 +48,13 @@ def test_a_damaged_snapshot_falls_back_to_the_rows(tmp_path: Path) -> None:
         conn.execute("UPDATE snapshots SET sizes = substr(sizes, 1, 7)")
     conn.close()
     with open_cache(path) as cache:
-        assert cache.stats("noarch") == stats
+        assert cache.snapshot("noarch").as_dict() == stats
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("UPDATE snapshots SET sizes = substr(sizes, 1, 8)")
     conn.close()
     with open_cache(path) as cache:
-        assert cache.stats("noarch") == stats
+        assert cache.snapshot("noarch").as_dict() == stats
 
 
 def test_forgotten_subdirs_lose_their_snapshot_and_stale_their_names(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_forgotten_subdirs_lose_their_snapshot_and_stale_their_names(tmp_path: P
         cache.channeldata_written(["x"], ["linux-64", "noarch"])
         assert cache.stale_names() == set()
         cache.forget_subdirs_except(["noarch"])
-        assert cache.stats("linux-64") == {}
+        assert cache.snapshot("linux-64").as_dict() == {}
         assert cache.stale_names() == {"x"}
         assert cache.unwritten_subdirs() == set()
 

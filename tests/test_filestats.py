@@ -147,3 +147,44 @@ def test_leftover_part_files_are_removed(tmp_path: Path) -> None:
     left.write_bytes(b"half")
     artifact_stats(folders, SUFFIXES)
     assert not left.exists()
+
+
+def _stats(pairs: list[tuple[str, int, int]]) -> filestats.FileStats:
+    import array
+
+    return filestats.FileStats([n for n, _, _ in pairs], array.array("q", [s for _, s, _ in pairs]),
+                               array.array("q", [m for _, _, m in pairs]))
+
+
+def _brute(before: filestats.FileStats, now: filestats.FileStats
+           ) -> tuple[list[str], list[str]]:
+    old, new = before.as_dict(), now.as_dict()
+    return (sorted(n for n, p in new.items() if old.get(n) != p),
+            sorted(old.keys() - new.keys()))
+
+
+def test_differences_are_the_name_by_name_ones() -> None:
+    import random
+
+    rng = random.Random(3)
+    base = [(f"p{i}-1-0.conda", i, 10 * i) for i in range(300)]
+    rng.shuffle(base)  # a hash order, as listings come
+    cases: list[list[tuple[str, int, int]]] = [
+        base,
+        [*base[:40], ("new-1-0.conda", 1, 1), *base[40:]],  # one came, the rest keeps order
+        base[:10] + base[11:200] + base[201:],  # two went
+        [*base[:5], ("x-1-0.conda", 2, 2), *base[5:50], ("y-1-0.conda", 3, 3), *base[51:]],
+        [(n, s, m + 1) if i == 7 else (n, s, m) for i, (n, s, m) in enumerate(base)],  # touched
+        [(n, s + 1, m) if i == 9 else (n, s, m) for i, (n, s, m) in enumerate(base)],  # grew
+        list(reversed(base)),  # listed in a new order only
+        base + [(f"more{i}-1-0.conda", i, i) for i in range(100)],  # many came
+        base[150:],  # many went
+        [],
+    ]
+    for now in cases:
+        before, after = _stats(base), _stats(now)
+        assert filestats.differences(before, after) == _brute(before, after)
+        todo = filestats.differences(before, after)[0]
+        assert filestats.stats_of(after, todo) == [after.as_dict()[n] for n in todo]
+    many = [n for n, _, _ in base[:100]]
+    assert filestats.stats_of(_stats(base), many) == [_stats(base).as_dict()[n] for n in many]

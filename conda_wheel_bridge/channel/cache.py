@@ -129,17 +129,20 @@ class IndexCache:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def stats(self, subdir: str) -> dict[str, tuple[int, int]]:
-        """``fn -> (size, mtime_ns)`` of every file cached for ``subdir``: a file whose pair
-        differs (or is missing) is new or changed."""
+    def snapshot(self, subdir: str) -> FileStats:
+        """Every file cached for ``subdir`` with its size and mtime: a file whose pair differs
+        (or is missing) is new or changed. In the order last listed when the snapshot is whole,
+        else (a damaged snapshot) rebuilt from the rows."""
         row = self._conn.execute("SELECT names, sizes, mtimes FROM snapshots WHERE subdir = ?",
                                  (subdir,)).fetchone()
         if row is not None:
             unpacked = _unpack_stats(*row)
             if unpacked is not None:
                 return unpacked
-        return {fn: (size, mtime) for fn, size, mtime in self._conn.execute(
-            "SELECT fn, size, mtime_ns FROM files WHERE subdir = ?", (subdir,))}
+        rows = self._conn.execute("SELECT fn, size, mtime_ns FROM files WHERE subdir = ?",
+                                  (subdir,)).fetchall()
+        return FileStats([fn for fn, _, _ in rows], array.array("q", [s for _, s, _ in rows]),
+                         array.array("q", [m for _, _, m in rows]))
 
     def unchanged(self, subdir: str, found: FileStats) -> bool:
         """Whether ``found`` is exactly the snapshot stored for ``subdir``: same files, same
@@ -167,7 +170,7 @@ class IndexCache:
                drop: Iterable[str], found: FileStats) -> None:
         """Store ``(fn, size, mtime_ns, facts)`` rows and forget ``drop``, in one transaction.
 
-        ``found`` is the snapshot :meth:`stats` and :meth:`unchanged` answer from afterwards:
+        ``found`` is the snapshot :meth:`snapshot` and :meth:`unchanged` answer from afterwards:
         every file of ``subdir`` with its size and mtime, the ones put included. The same
         transaction marks the subdir unwritten and the conda package names whose rows changed
         stale, until the outputs are written.
@@ -361,18 +364,18 @@ def _pack_stats(found: FileStats) -> tuple[bytes, bytes, bytes]:
     return "\0".join(found.names).encode(), found.sizes.tobytes(), found.mtimes.tobytes()
 
 
-def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> dict[str, tuple[int, int]] | None:
-    """The packed snapshot back as a dict; ``None`` when it does not hang together."""
-    fns = names.decode().split("\0") if names else []
-    size_list, mtime_list = array.array("q"), array.array("q")
+def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> FileStats | None:
+    """The packed snapshot back; ``None`` when it does not hang together."""
+    found = FileStats(names.decode().split("\0") if names else [], array.array("q"),
+                      array.array("q"))
     try:
-        size_list.frombytes(sizes)
-        mtime_list.frombytes(mtimes)
+        found.sizes.frombytes(sizes)
+        found.mtimes.frombytes(mtimes)
     except ValueError:  # not a whole number of integers
         return None
-    if not len(fns) == len(size_list) == len(mtime_list):
+    if not len(found.names) == len(found.sizes) == len(found.mtimes):
         return None
-    return dict(zip(fns, zip(size_list, mtime_list, strict=True), strict=True))
+    return found
 
 
 _SUMMARY_KEYS = ("name", "version", "timestamp", "license", "about", "run_exports",

@@ -19,10 +19,12 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import NamedTuple
 
-__all__ = ["FileStats", "artifact_stats"]
+__all__ = ["FileStats", "artifact_stats", "differences", "stats_of"]
 
 #: below this many files per process, a fork costs more than the stats it takes over
 _PER_PROCESS = 2000
+#: at most this many files come and go for :func:`differences` to compare the rest in one go
+_FEW = 64
 #: a stat result meaning "not listed": gone since the listing, a dangling link, not a file
 _SKIP = -1
 
@@ -37,6 +39,43 @@ class FileStats(NamedTuple):
     def as_dict(self) -> dict[str, tuple[int, int]]:
         """``name -> (size, mtime_ns)``."""
         return dict(zip(self.names, zip(self.sizes, self.mtimes, strict=True), strict=True))
+
+
+def differences(before: FileStats, now: FileStats) -> tuple[list[str], list[str]]:
+    """``(new or changed, removed)`` file names between two listings of a folder, sorted.
+
+    A folder's listing order only moves where files came or went, so after setting those aside
+    the rest is compared in one go; any other difference is found name by name.
+    """
+    old_names, new_names = set(before.names), set(now.names)
+    added, gone = new_names - old_names, old_names - new_names
+    if len(added) + len(gone) <= _FEW and _without(now, added) == _without(before, gone):
+        return sorted(added), sorted(gone)
+    old = before.as_dict()
+    changed = [name for name, pair in now.as_dict().items() if old.get(name) != pair]
+    return sorted(changed), sorted(gone)
+
+
+def stats_of(found: FileStats, names: Sequence[str]) -> list[tuple[int, int]]:
+    """``(size, mtime_ns)`` of each of ``names``, all listed in ``found``."""
+    if len(names) > _FEW:
+        every = found.as_dict()
+        return [every[name] for name in names]
+    at = [found.names.index(name) for name in names]
+    return [(found.sizes[i], found.mtimes[i]) for i in at]
+
+
+def _without(found: FileStats, names: set[str]) -> FileStats:
+    """``found`` less ``names`` (each listed in it)."""
+    if not names:
+        return found
+    cuts = sorted(found.names.index(name) for name in names)
+    kept, sizes, mtimes = [], array.array("q"), array.array("q")
+    for start, end in zip([-1, *cuts], [*cuts, len(found.names)], strict=True):
+        kept += found.names[start + 1:end]
+        sizes += found.sizes[start + 1:end]
+        mtimes += found.mtimes[start + 1:end]
+    return FileStats(kept, sizes, mtimes)
 
 
 def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...]) -> list[FileStats]:

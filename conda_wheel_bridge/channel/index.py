@@ -33,7 +33,7 @@ from ..staging import Staging, staged
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, Layout, open_cache
 from .export import EXPORT_DIR, exported_wheels
-from .filestats import FileStats, artifact_stats
+from .filestats import FileStats, artifact_stats, differences, stats_of
 from .lock import channel_lock
 from .splice import joined, spliced
 from .wheelinfo import is_pure, read_wheel_facts
@@ -167,7 +167,7 @@ def _subdirs(root: Path) -> list[str]:
 class _Change:
     """What one run changed in a subdir's rows."""
 
-    before: dict[str, tuple[int, int]]  # the files cached before, with size and mtime
+    before: list[str]  # the files cached before
     put: list[str]  # files read (new or changed)
     gone: list[str]  # files no longer there
 
@@ -179,23 +179,23 @@ def _scan_subdir(root: Path, subdir: str, found: FileStats, cache: IndexCache,
     if cache.unchanged(subdir, found):  # the common case, one comparison of packed bytes
         report.reused += len(found.names)
         return None
-    current = found.as_dict()
-    cached = cache.stats(subdir)
+    before = cache.snapshot(subdir)
     # a file is unchanged when its (size, mtime_ns) pair is the cached one
-    todo = sorted(name for name, pair in current.items() if cached.get(name) != pair)
-    gone = sorted(cached.keys() - current.keys())
-    report.reused += len(current) - len(todo)
+    todo, gone = differences(before, found)
+    report.reused += len(found.names) - len(todo)
     paths = [root / subdir / name for name in todo]
     # a file whose mtime changed but whose bytes did not keeps its facts
-    olds = [cache.facts(subdir, name) if name in cached else None for name in todo]
+    known = set(before.names)
+    olds = [cache.facts(subdir, name) if name in known else None for name in todo]
     facts_list = _read_many(paths, olds, jobs=jobs)
     now = int(time.time() * 1000)
     for facts in facts_list:
         facts.setdefault("indexed_timestamp", now)
-    cache.update(subdir, [(name, *current[name], facts)
-                          for name, facts in zip(todo, facts_list, strict=True)], gone, found)
+    cache.update(subdir, [(name, *pair, facts) for name, pair, facts
+                          in zip(todo, stats_of(found, todo), facts_list, strict=True)],
+                 gone, found)
     report.read += len(todo)
-    return _Change(cached, todo, gone)
+    return _Change(before.names, todo, gone)
 
 
 def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: int | None
