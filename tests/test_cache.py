@@ -105,3 +105,47 @@ def test_a_new_listing_order_alone_is_no_change(tmp_path: Path) -> None:
         cache.update("noarch", [], [], _found(turned))
         assert cache.unwritten_subdirs() == {"noarch"}
         assert not cache.unchanged("linux-64", _found({}))  # nothing stored: not unchanged
+
+
+def test_layouts_round_trip_and_damaged_ones_are_not_trusted(tmp_path: Path) -> None:
+    from conda_wheel_bridge.channel.cache import Layout
+
+    path = tmp_path / "index.sqlite"
+    layout = Layout((10, 20, 30), ((41, array.array("Q", [5, 6])), (60, array.array("Q", [7]))))
+    with open_cache(path) as cache:
+        cache.update("linux-64", [("x-1-0.conda", 1, 2, _facts("x"))], [],
+                     _found({"x-1-0.conda": (1, 2)}))
+        cache.mark_written({"noarch": layout, "linux-64": layout})
+        cache.channeldata_written([], ["noarch"], layout._replace(sections=layout.sections[:1]))
+        assert cache.layout("noarch/repodata.json") == layout
+        assert cache.layout("channeldata.json") == layout._replace(sections=layout.sections[:1])
+        assert cache.layout("osx-64/repodata.json") is None
+        # a vanished subdir takes its layout along; channeldata's stays
+        cache.forget_subdirs_except(["noarch"])
+        assert cache.layout("linux-64/repodata.json") is None
+        assert cache.layout("noarch/repodata.json") == layout
+        assert cache.layout("channeldata.json") is not None
+        plan = cache._conn.execute(  # the narrow index answers for the names alone
+            "EXPLAIN QUERY PLAN SELECT name FROM names INDEXED BY names_keys ORDER BY name")
+        assert any("COVERING INDEX names_keys" in row[-1] for row in plan)
+    conn = sqlite3.connect(path)
+    with conn:  # more entries said than lengths kept; then a blob cut mid-integer
+        conn.execute("UPDATE layouts SET sections = '[[41, 9]]' WHERE file = 'channeldata.json'")
+        conn.execute("UPDATE layouts SET lengths = substr(lengths, 1, 5) "
+                     "WHERE file = 'noarch/repodata.json'")
+    conn.close()
+    with open_cache(path) as cache:
+        assert cache.layout("channeldata.json") is None
+        assert cache.layout("noarch/repodata.json") is None
+
+
+def test_name_keys_place_names_as_a_sorted_list_does(tmp_path: Path) -> None:
+    from conda_wheel_bridge.channel.splice import SortedKeys
+
+    names = ["alpha", "b", "beta", "gamma", "zz"]
+    with open_cache(tmp_path / "index.sqlite") as cache:
+        cache.set_name_fragments({n: f'"{n}":{{}}' for n in names})
+        keys, listed = cache.name_keys(), SortedKeys(names)
+        assert len(keys) == len(listed) == 5
+        for probe in ["", "a", "alpha", "b", "ba", "gamma", "zz", "zzz", "é"]:
+            assert keys.position(probe) == listed.position(probe), probe

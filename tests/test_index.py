@@ -409,13 +409,21 @@ def test_worker_processes_give_the_same_repodata(tmp_path: Path) -> None:
 
 
 def _cold_repodata(root: Path, scratch: Path) -> dict[str, bytes]:
-    """Each subdir's repodata.json as a cold index of a copy of ``root`` writes it."""
+    """Each subdir's repodata.json, and channeldata.json, as a cold index of a copy of
+    ``root`` writes them."""
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(
         ".cwb", "repodata.json*", "channeldata.json", "run_exports.json"))
     index_channel(scratch, simple=False)
-    return {s: (scratch / s / "repodata.json").read_bytes() for s in ("linux-64", "noarch")
-            if (scratch / s).is_dir()}
+    written = {s: (scratch / s / "repodata.json").read_bytes() for s in ("linux-64", "noarch")
+               if (scratch / s).is_dir()}
+    return {**written, "channeldata.json": (scratch / "channeldata.json").read_bytes()}
+
+
+def _written(root: Path) -> dict[str, bytes]:
+    return {s: (root / s / "repodata.json").read_bytes() if s != "channeldata.json"
+            else (root / s).read_bytes() for s in ("linux-64", "noarch", "channeldata.json")
+            if (root / s).exists()}
 
 
 def _package(root: Path, i: int, subdir: str, *, version: str = "1.0") -> Path:
@@ -440,7 +448,7 @@ def test_incremental_repodata_is_the_cold_one_and_spliced(
         present[i] = _package(root, i, rng.choice(["linux-64", "noarch"]))
     index_channel(root, simple=False)
     whole_joins: list[str] = []
-    real_fragments = IndexCache.fragments
+    real_fragments, real_names = IndexCache.fragments, IndexCache.name_fragments
 
     def fragments(self: IndexCache, subdir: str, suffix: str,
                   fns: Any = None) -> list[tuple[str, str]]:
@@ -448,7 +456,15 @@ def test_incremental_repodata_is_the_cold_one_and_spliced(
             whole_joins.append(f"{subdir}{suffix}")
         return real_fragments(self, subdir, suffix, fns)
 
-    monkeypatch.setattr(IndexCache, "fragments", fragments)
+    def name_fragments(self: IndexCache) -> list[str]:
+        whole_joins.append("channeldata")
+        return real_names(self)
+
+    def watch(on: bool) -> None:
+        monkeypatch.setattr(IndexCache, "fragments", fragments if on else real_fragments)
+        monkeypatch.setattr(IndexCache, "name_fragments", name_fragments if on else real_names)
+
+    watch(True)
     for step in range(12):
         action = step % 4
         if action == 0:  # two new packages
@@ -472,13 +488,13 @@ def test_incremental_repodata_is_the_cold_one_and_spliced(
         report = index_channel(root, simple=False)
         assert report.read >= 1 or action == 1
         assert whole_joins == [], step  # the change was spliced into the written files
-        monkeypatch.setattr(IndexCache, "fragments", real_fragments)
+        watch(False)
         cold = _cold_repodata(root, tmp_path / "cold")
-        monkeypatch.setattr(IndexCache, "fragments", fragments)
-        for subdir, expected in cold.items():
-            assert (root / subdir / "repodata.json").read_bytes() == expected, (step, subdir)
+        watch(True)
+        assert _written(root) == cold, step
+        for subdir in ("linux-64", "noarch"):
             assert zstandard.decompress((root / subdir / "repodata.json.zst").read_bytes()) \
-                == expected
+                == cold[subdir]
 
 
 def test_a_repodata_json_changed_by_hand_is_joined_whole(tmp_path: Path) -> None:
@@ -488,12 +504,43 @@ def test_a_repodata_json_changed_by_hand_is_joined_whole(tmp_path: Path) -> None
     index_channel(root, simple=False)
     target = root / "noarch" / "repodata.json"
     target.write_text(json.dumps(json.loads(target.read_bytes()), indent=1))  # same content
+    channeldata = root / "channeldata.json"
+    channeldata.write_text(json.dumps(json.loads(channeldata.read_bytes()), indent=1))
     _package(root, 50, "noarch")
     index_channel(root, simple=False)
-    assert target.read_bytes() == _cold_repodata(root, tmp_path / "cold")["noarch"]
+    assert _written(root) == _cold_repodata(root, tmp_path / "cold")
     # and a file that keeps its layout's size but not its bytes is caught by its mtime
-    before = target.read_bytes()
-    target.write_bytes(before.replace(b'"p1"', b'"q1"'))
+    for path in (target, channeldata):
+        path.write_bytes(path.read_bytes().replace(b'"p1', b'"q1'))
     _package(root, 51, "noarch")
     index_channel(root, simple=False)
-    assert target.read_bytes() == _cold_repodata(root, tmp_path / "cold")["noarch"]
+    assert _written(root) == _cold_repodata(root, tmp_path / "cold")
+
+
+def test_channeldata_after_a_killed_run_that_added_and_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conda_wheel_bridge import staging
+
+    root = tmp_path / "ch"
+    for name in ("apkg", "mpkg"):
+        make_conda_package(root, name, "1.0")
+    index_channel(root, simple=False)
+    # the killed run: one name goes, one comes, so channeldata keeps its count of names
+    (root / "noarch" / "apkg-1.0-0.conda").unlink()
+    make_conda_package(root, "zpkg", "1.0")
+    real_write = staging._write
+
+    def write_or_die(target: Path, content: Any, if_changed: bool) -> Path | None:
+        if target.name == "channeldata.json":
+            raise OSError("killed while writing channeldata.json")
+        return real_write(target, content, if_changed)
+
+    monkeypatch.setattr(staging, "_write", write_or_die)
+    with pytest.raises(OSError, match="killed"):
+        index_channel(root, simple=False)
+    monkeypatch.undo()
+    make_conda_package(root, "later", "1.0")
+    index_channel(root, simple=False)
+    packages = json.loads((root / "channeldata.json").read_bytes())["packages"]
+    assert sorted(packages) == ["later", "mpkg", "zpkg"]
+    assert _written(root) == _cold_repodata(root, tmp_path / "cold")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 
-from conda_wheel_bridge.channel.splice import joined, spliced
+from conda_wheel_bridge.channel.splice import SortedKeys, joined, spliced
 
 
 def _entry(key: str, value: object) -> str:
@@ -29,7 +30,7 @@ def test_random_edits_match_a_full_join() -> None:
         for _ in range(rng.choice([1, 1, 2, 5, 30])):
             key = f"p{rng.randrange(400):04d}-1.0-0.conda"
             changes[key] = None if rng.random() < 0.4 else _entry(key, {"n": rng.random()})
-        done = spliced(document, start, keys.copy, lengths, changes)
+        done = spliced(document, start, lengths, changes, functools.partial(SortedKeys, keys))
         assert done is not None
         for key, entry in changes.items():
             if entry is None:
@@ -43,26 +44,46 @@ def test_random_edits_match_a_full_join() -> None:
 
 def test_empty_sections_and_emptied_ones() -> None:
     document, start, lengths = _document({})
-    assert spliced(document, start, list, lengths, {}) == (b"", joined([])[1])
-    added = spliced(document, start, list, lengths, {"a": _entry("a", 1)})
+    none = SortedKeys([])
+    assert spliced(document, start, lengths, {}, lambda: none) == (b"", joined([])[1])
+    added = spliced(document, start, lengths, {"a": _entry("a", 1)}, lambda: none)
     assert added is not None and added[0] == b'"a":1'
     document, start, lengths = _document({"a": _entry("a", 1)})
-    emptied = spliced(document, start, lambda: ["a"], lengths, {"a": None})
+    emptied = spliced(document, start, lengths, {"a": None}, lambda: SortedKeys(["a"]))
     assert emptied is not None and emptied[0] == b""
+
+
+class _Lying:
+    """Keys that place every key at the end: positions that cannot be right."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def position(self, key: str) -> tuple[int, bool]:
+        return self.count, True
 
 
 def test_a_document_laid_out_otherwise_is_refused() -> None:
     entries = {k: _entry(k, k) for k in ("a", "b", "c")}
     document, start, lengths = _document(entries)
-    keys = sorted(entries)
+    keys = SortedKeys(sorted(entries))
     change = {"b": _entry("b", 2)}
     for edits in ({}, change):
         # not where the object opens; an entry longer than written
-        assert spliced(document, start + 1, lambda: keys, lengths, edits) is None
-        assert spliced(document, start, lambda: keys,
-                       [*lengths[:-1], lengths[-1] + 1], edits) is None
+        assert spliced(document, start + 1, lengths, edits, lambda: keys) is None
+        assert spliced(document, start, [*lengths[:-1], lengths[-1] + 1], edits,
+                       lambda: keys) is None
         edited = document.replace(b'"b":"b"', b'"b":"bb"')  # an entry grew: the end is off
-        assert spliced(edited, start, lambda: keys, lengths, edits) is None
-    assert spliced(document, start, lambda: keys[:2], lengths, change) is None  # disagree
-    unchanged = spliced(document, start, list, lengths, {})  # keys not needed, not asked for
-    assert unchanged is not None and unchanged[0] == joined(entries[k] for k in keys)[0]
+        assert spliced(edited, start, lengths, edits, lambda: keys) is None
+    # keys and lengths disagree on the count, or the positions are impossible
+    assert spliced(document, start, lengths, change, lambda: SortedKeys(["a", "b"])) is None
+    assert spliced(document, start, lengths, change, lambda: _Lying(3)) is None
+
+    def unasked() -> SortedKeys:
+        raise AssertionError("keys asked for with nothing to change")
+
+    unchanged = spliced(document, start, lengths, {}, unasked)
+    assert unchanged is not None and unchanged[0] == joined(entries[k] for k in sorted(entries))[0]

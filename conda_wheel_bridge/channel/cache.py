@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .filestats import FileStats
+from .splice import Keys
 
 __all__ = ["CACHE_VERSION", "IndexCache", "Layout", "load_json", "open_cache", "save_json"]
 
 #: bump when the stored facts change shape; an older cache is then dropped and rebuilt
 CACHE_VERSION = 8
 #: the SQLite layout's version (``PRAGMA user_version``); a database of another one is rebuilt
-_DB_VERSION = CACHE_VERSION * 100 + 4
+_DB_VERSION = CACHE_VERSION * 100 + 5
 _TABLES = ("files", "names", "snapshots", "unwritten", "layouts", "stale_names",
            "channeldata_subdirs")
 
@@ -64,19 +65,21 @@ CREATE TABLE IF NOT EXISTS snapshots (
 -- subdirs changed since their repodata was written: marked in the transaction of the change,
 -- cleared once the files are in place, so a run killed in between leaves the mark
 CREATE TABLE IF NOT EXISTS unwritten (subdir TEXT PRIMARY KEY) WITHOUT ROWID;
--- per subdir, the repodata.json last written (its size, mtime and inode say whether it is still
--- that file) and where each entry of "packages" and "packages.conda" sits in it: the byte
--- offset of the first and every entry's length, in file-name order, as array("Q")
+-- the JSON files last written by splicing-aware writers (repodata.json per subdir, and
+-- channeldata.json): their size, mtime and inode, which say whether a file is still the one
+-- written, and where the entries of each of its large objects sit: "sections" is a JSON list
+-- of [byte offset of the first entry, number of entries], "lengths" every entry's byte length,
+-- section after section, as array("Q")
 CREATE TABLE IF NOT EXISTS layouts (
-    subdir TEXT PRIMARY KEY,
+    file TEXT PRIMARY KEY,        -- relative to the channel: noarch/repodata.json ...
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
-    bz2_start INTEGER NOT NULL,
-    bz2_lengths BLOB NOT NULL,
-    conda_start INTEGER NOT NULL,
-    conda_lengths BLOB NOT NULL
+    sections TEXT NOT NULL,
+    lengths BLOB NOT NULL
 ) WITHOUT ROWID;
+-- the names alone, in order: splicing channeldata.json needs them, not their fragments
+CREATE INDEX IF NOT EXISTS names_keys ON names (name);
 -- names whose channeldata entry is out of date, until channeldata.json is written: a run
 -- killed in between leaves them here for the next one
 CREATE TABLE IF NOT EXISTS stale_names (name TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -86,13 +89,11 @@ CREATE TABLE IF NOT EXISTS channeldata_subdirs (subdir TEXT PRIMARY KEY) WITHOUT
 
 
 class Layout(NamedTuple):
-    """Where the entries of a written ``repodata.json`` sit (see :mod:`.splice`)."""
+    """Where the entries of a written JSON file's large objects sit (see :mod:`.splice`)."""
 
     identity: tuple[int, int, int]  # size, mtime_ns and inode of the file as written
-    bz2_start: int  # byte offset of the first "packages" entry
-    bz2_lengths: array.array[int]  # byte length of each, in file-name order
-    conda_start: int  # the same for "packages.conda"
-    conda_lengths: array.array[int]
+    sections: tuple[tuple[int, array.array[int]], ...]  # per object: first entry's offset, and
+    # each entry's byte length in key order
 
 
 @contextlib.contextmanager
@@ -213,42 +214,53 @@ class IndexCache:
                 f"SELECT DISTINCT name FROM files WHERE subdir NOT IN ({marks}) "
                 "AND name IS NOT NULL", keep).fetchall())
             self._conn.execute(f"DELETE FROM files WHERE subdir NOT IN ({marks})", keep)
-            for table in ("snapshots", "unwritten", "layouts"):
+            for table in ("snapshots", "unwritten"):
                 self._conn.execute(f"DELETE FROM {table} WHERE subdir NOT IN ({marks})", keep)
+            self._conn.execute(
+                f"DELETE FROM layouts WHERE file LIKE '%/repodata.json' AND "
+                f"substr(file, 1, length(file) - 14) NOT IN ({marks})", keep)
 
     def unwritten_subdirs(self) -> set[str]:
         """Subdirs changed since their repodata was last written (by this run or a killed one)."""
         return {s for (s,) in self._conn.execute("SELECT subdir FROM unwritten")}
 
     def mark_written(self, layouts: Mapping[str, Layout | None]) -> None:
-        """Record that each subdir's repodata now matches its rows, and how it is laid out
-        (``None``: not recorded)."""
+        """Record that each subdir's repodata now matches its rows, and how its
+        ``repodata.json`` is laid out (``None``: not recorded)."""
         with self._transaction():
             for subdir, layout in layouts.items():
                 self._conn.execute("DELETE FROM unwritten WHERE subdir = ?", (subdir,))
-                if layout is None:
-                    continue
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO layouts (subdir, size, mtime_ns, inode, bz2_start, "
-                    "bz2_lengths, conda_start, conda_lengths) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (subdir, *layout.identity, layout.bz2_start, layout.bz2_lengths.tobytes(),
-                     layout.conda_start, layout.conda_lengths.tobytes()))
+                if layout is not None:
+                    self._put_layout(f"{subdir}/repodata.json", layout)
 
-    def layout(self, subdir: str) -> Layout | None:
-        """How ``subdir``'s repodata.json was laid out when last written, if recorded."""
+    def layout(self, file: str) -> Layout | None:
+        """How ``file`` (relative to the channel) was laid out when last written, if recorded."""
         row = self._conn.execute(
-            "SELECT size, mtime_ns, inode, bz2_start, bz2_lengths, conda_start, conda_lengths "
-            "FROM layouts WHERE subdir = ?", (subdir,)).fetchone()
+            "SELECT size, mtime_ns, inode, sections, lengths FROM layouts WHERE file = ?",
+            (file,)).fetchone()
         if row is None:
             return None
-        size, mtime, inode, bz2_start, bz2_blob, conda_start, conda_blob = row
-        bz2_lengths, conda_lengths = array.array("Q"), array.array("Q")
+        size, mtime, inode, sections, blob = row
+        lengths: array.array[int] = array.array("Q")
         try:
-            bz2_lengths.frombytes(bz2_blob)
-            conda_lengths.frombytes(conda_blob)
-        except ValueError:  # not a whole number of integers: not to be trusted
+            lengths.frombytes(blob)
+            spans = [(int(start), int(count)) for start, count in json.loads(sections)]
+        except (ValueError, TypeError):  # damaged: not to be trusted
             return None
-        return Layout((size, mtime, inode), bz2_start, bz2_lengths, conda_start, conda_lengths)
+        if sum(count for _, count in spans) != len(lengths):
+            return None
+        cuts, at = [], 0
+        for start, count in spans:
+            cuts.append((start, lengths[at:at + count]))
+            at += count
+        return Layout((size, mtime, inode), tuple(cuts))
+
+    def _put_layout(self, file: str, layout: Layout) -> None:
+        sections = json.dumps([[start, len(lengths)] for start, lengths in layout.sections])
+        blob = b"".join(lengths.tobytes() for _, lengths in layout.sections)
+        self._conn.execute(
+            "INSERT OR REPLACE INTO layouts (file, size, mtime_ns, inode, sections, lengths) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (file, *layout.identity, sections, blob))
 
     def stale_names(self) -> set[str]:
         """Package names whose channeldata entry is out of date."""
@@ -259,14 +271,18 @@ class IndexCache:
         return [s for (s,) in self._conn.execute(
             "SELECT subdir FROM channeldata_subdirs ORDER BY subdir")]
 
-    def channeldata_written(self, names: Iterable[str], subdirs: Iterable[str]) -> None:
-        """Record that ``channeldata.json`` now holds ``names`` fresh and lists ``subdirs``."""
+    def channeldata_written(self, names: Iterable[str], subdirs: Iterable[str],
+                            layout: Layout | None = None) -> None:
+        """Record that ``channeldata.json`` now holds ``names`` fresh and lists ``subdirs``,
+        and how it is laid out."""
         with self._transaction():
             self._conn.executemany("DELETE FROM stale_names WHERE name = ?",
                                    [(n,) for n in names])
             self._conn.execute("DELETE FROM channeldata_subdirs")
             self._conn.executemany("INSERT INTO channeldata_subdirs (subdir) VALUES (?)",
                                    [(s,) for s in subdirs])
+            if layout is not None:
+                self._put_layout("channeldata.json", layout)
 
     def _mark_stale(self, names: Iterable[str]) -> None:
         self._conn.executemany("INSERT OR IGNORE INTO stale_names (name) VALUES (?)",
@@ -328,12 +344,14 @@ class IndexCache:
             self._conn.executemany("INSERT OR REPLACE INTO names (name, fragment) VALUES (?, ?)",
                                    [(n, f) for n, f in fragments.items() if f is not None])
 
-    def joined_names(self) -> str:
-        """Every name's channeldata fragment, joined in name order."""
-        (text,) = self._conn.execute(
-            "SELECT group_concat(fragment, ',') FROM (SELECT fragment FROM names ORDER BY name)"
-        ).fetchone()
-        return text or ""
+    def name_fragments(self) -> list[str]:
+        """Every name's channeldata fragment, in name order."""
+        return [f for (f,) in self._conn.execute("SELECT fragment FROM names ORDER BY name")]
+
+    def name_keys(self) -> Keys:
+        """The names with a channeldata fragment, as :func:`.splice.spliced` asks for them:
+        each position is one count over the narrow index, not 10,000 names read."""
+        return _NameKeys(self._conn)
 
     def wheels(self, subdir: str) -> list[tuple[str, dict[str, Any]]]:
         """``(fn, facts)`` of the wheels of ``subdir``, by name."""
@@ -358,6 +376,23 @@ class IndexCache:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+
+class _NameKeys:
+    """The ``names`` table's keys, answered by queries (see :meth:`IndexCache.name_keys`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __len__(self) -> int:
+        return int(self._conn.execute(
+            "SELECT count(*) FROM names INDEXED BY names_keys").fetchone()[0])
+
+    def position(self, key: str) -> tuple[int, bool]:
+        (below,) = self._conn.execute(
+            "SELECT count(*) FROM names INDEXED BY names_keys WHERE name < ?", (key,)).fetchone()
+        there = self._conn.execute("SELECT 1 FROM names WHERE name = ?", (key,)).fetchone()
+        return int(below), there is not None
 
 
 def _pack_stats(found: FileStats) -> tuple[bytes, bytes, bytes]:

@@ -35,7 +35,7 @@ from .cache import IndexCache, Layout, open_cache
 from .export import EXPORT_DIR, exported_wheels
 from .filestats import FileStats, artifact_stats, differences, stats_of
 from .lock import channel_lock
-from .splice import joined, spliced
+from .splice import SortedKeys, joined, spliced
 from .wheelinfo import is_pure, read_wheel_facts
 from .whlrecord import whl_record
 
@@ -96,9 +96,10 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
         (root / "noarch").mkdir(exist_ok=True)
         subdirs = _subdirs(root)
         with open_cache(state / "cache" / "index.sqlite") as cache:
+            # what a killed run left unwritten is joined whole again: only the other files are
+            # known to hold exactly the cache's rows as this run begins (splicing needs that)
+            left_stale = bool(cache.stale_names())
             cache.forget_subdirs_except(subdirs)
-            # a subdir whose repodata a killed run left unwritten is joined whole again: only
-            # the others' repodata.json is known to hold exactly their rows before this run
             left_unwritten = cache.unwritten_subdirs()
             # read everything new first: a bad file stops the run before any output is written
             stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES)
@@ -123,13 +124,14 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
                                for fn, facts in subdir_wheels]
                     if progress is not None:
                         progress(f"{subdir}: {report.subdirs[subdir]} conda artifacts")
-                summarised = _write_channeldata(root, cache, subdirs, out)
+                summarised = _write_channeldata(root, cache, subdirs, out, splice=not left_stale)
             # the files are in place: only now may the cache say so
-            cache.mark_written({subdir: layout and layout._replace(
-                identity=_identity(os.stat(root / subdir / "repodata.json")))
-                for subdir, layout in layouts.items()})
+            cache.mark_written({subdir: layout and _placed(layout, root / subdir / "repodata.json")
+                                for subdir, layout in layouts.items()})
             if summarised is not None:
-                cache.channeldata_written(summarised, subdirs)
+                names, layout = summarised
+                cache.channeldata_written(names, subdirs,
+                                          _placed(layout, root / "channeldata.json"))
             pythonic = [(root / subdir / fn, sha) for subdir, fn, sha in cache.python_packages()]
         if simple:
             if export_wheels:
@@ -267,7 +269,8 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     report.subdirs[subdir] = n_bz2 + n_conda
     if not changed and target.is_file() and zst.is_file():
         return None
-    previous = _previous(target, cache, change)
+    previous = _previous(root, f"{subdir}/repodata.json", cache,
+                         None if change is None else len(change.put) + len(change.gone))
     info: dict[str, Any] = {"subdir": subdir}
     if whl:
         stamps = [r["indexed_timestamp"] for r in whl.values()]
@@ -295,8 +298,8 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
         '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json") if n_conda else "",
         "}}"])
     out.put(root / subdir / "run_exports.json", exports.encode(), if_changed=True)
-    return Layout((0, 0, 0), len(head), bz2_lengths, len(head) + len(bz2) + len(middle),
-                  conda_lengths)
+    return Layout((0, 0, 0), ((len(head), bz2_lengths),
+                              (len(head) + len(bz2) + len(middle), conda_lengths)))
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -304,17 +307,23 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _previous(target: Path, cache: IndexCache, change: _Change | None
-              ) -> tuple[Layout, bytes] | None:
-    """The layout and bytes of ``target`` as last written, when this run knows what changed
-    since and the file is still the one written (same size, mtime and inode)."""
-    if change is None or len(change.put) + len(change.gone) > _SPLICE_AT_MOST:
+def _placed(layout: Layout, path: Path) -> Layout:
+    """``layout`` with the identity of ``path``, now in place."""
+    return layout._replace(identity=_identity(os.stat(path)))
+
+
+def _previous(root: Path, file: str, cache: IndexCache, changes: int | None, *,
+              at_most: int = _SPLICE_AT_MOST) -> tuple[Layout, bytes] | None:
+    """The layout and bytes of ``file`` (relative to ``root``) as last written, when this run
+    knows the ``changes`` (a count, at most ``at_most``) since and the file is still the one
+    written (same size, mtime and inode)."""
+    if changes is None or changes > at_most:
         return None
-    layout = cache.layout(target.parent.name)
+    layout = cache.layout(file)
     if layout is None:
         return None
     try:
-        with open(target, "rb") as fh:  # the file read is the file whose identity is checked
+        with open(root / file, "rb") as fh:  # the file read is the file whose identity is checked
             if _identity(os.fstat(fh.fileno())) != layout.identity:
                 return None
             return layout, fh.read()
@@ -328,16 +337,14 @@ def _entries(cache: IndexCache, subdir: str, suffix: str, count: int, change: _C
     """The ``"fn":{record}`` entries of one repodata section, and their byte lengths."""
     if previous is not None and change is not None:
         layout, document = previous
-        start, lengths = ((layout.bz2_start, layout.bz2_lengths) if section == "bz2"
-                          else (layout.conda_start, layout.conda_lengths))
+        start, lengths = layout.sections[0 if section == "bz2" else 1]
         before = change.before
         edits: dict[str, str | None] = {fn: None for fn in change.gone if fn.endswith(suffix)}
         put = [fn for fn in change.put if fn.endswith(suffix)]
         edits.update({fn: None for fn in put})
         edits.update(cache.fragments(subdir, suffix, put) if put else ())
-        done = spliced(document, start,
-                       lambda: sorted(fn for fn in before if fn.endswith(suffix)),
-                       lengths, edits)
+        done = spliced(document, start, lengths, edits,
+                       lambda: SortedKeys(sorted(fn for fn in before if fn.endswith(suffix))))
         if done is not None:
             return done
     if not count:
@@ -380,10 +387,11 @@ def _same_content(path: Path, body: bytes) -> bool:
 _ABOUT_KEYS = ("description", "dev_url", "doc_url", "home", "license", "source_url", "summary")
 
 
-def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str], out: Staging
-                       ) -> set[str] | None:
+def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str], out: Staging, *,
+                       splice: bool) -> tuple[set[str], Layout] | None:
     """Stage ``channeldata.json``: per package name, the newest version's summary over all
-    subdirs. Returns the names summarised again (``None``: nothing to write).
+    subdirs. Returns the names summarised again and the file's layout (``None``: nothing to
+    write). With ``splice``, the changed names are cut into the file written before.
 
     Kept per name in the cache; only the names whose packages changed are summarised again.
     """
@@ -395,11 +403,22 @@ def _write_channeldata(root: Path, cache: IndexCache, subdirs: list[str], out: S
     fragments: dict[str, str | None] = {n: None for n in names}
     for name, found in grouped.items():
         fragments[name] = f"{json.dumps(name)}:{_compact(_channel_summary(found))}"
+    head = b'{"channeldata_version":1,"packages":{'
+    # each changed name is found among the written ones by one query: for a few names only
+    previous = (_previous(root, "channeldata.json", cache, len(names), at_most=16)
+                if splice else None)
+    packages = None
+    if previous is not None:  # while the cache's names are still the ones written
+        layout, document = previous
+        (start, lengths), = layout.sections
+        packages = spliced(document, start, lengths, fragments, cache.name_keys)
     cache.set_name_fragments(fragments)
-    body = "".join(['{"channeldata_version":1,"packages":{', cache.joined_names(),
-                    '},"subdirs":', _compact(sorted(subdirs)), "}"]).encode()
+    if packages is None:
+        packages = joined(cache.name_fragments())
+    body = b"".join([head, packages[0], b'},"subdirs":', _compact(sorted(subdirs)).encode(),
+                     b"}"])
     out.put(target, body, if_changed=True)
-    return names
+    return names, Layout((0, 0, 0), ((len(head), packages[1]),))
 
 
 def _channel_summary(found: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:

@@ -10,8 +10,33 @@ from __future__ import annotations
 import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
-__all__ = ["joined", "spliced"]
+__all__ = ["Keys", "SortedKeys", "joined", "spliced"]
+
+
+class Keys(Protocol):
+    """The keys of a written object, in order: how many, and where one is or would go."""
+
+    def __len__(self) -> int: ...
+
+    def position(self, key: str) -> tuple[int, bool]:
+        """The index of ``key`` among the keys, or where it would go; and whether it is there."""
+        ...
+
+
+class SortedKeys:
+    """:class:`Keys` held in a sorted list."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def position(self, key: str) -> tuple[int, bool]:
+        at = bisect_left(self._keys, key)
+        return at, at < len(self._keys) and self._keys[at] == key
 
 
 def joined(entries: Iterable[str]) -> tuple[bytes, array.array[int]]:
@@ -20,13 +45,13 @@ def joined(entries: Iterable[str]) -> tuple[bytes, array.array[int]]:
     return b",".join(encoded), array.array("Q", map(len, encoded))
 
 
-def spliced(document: bytes, start: int, sorted_keys: Callable[[], Sequence[str]],
-            lengths: Sequence[int], changes: Mapping[str, str | None]
+def spliced(document: bytes, start: int, lengths: Sequence[int],
+            changes: Mapping[str, str | None], keys: Callable[[], Keys]
             ) -> tuple[bytes, array.array[int]] | None:
-    """The entries of the JSON object opening at ``document[start - 1]`` (``sorted_keys()``, of
-    byte ``lengths``), with the entry of each key in ``changes`` replaced, added (a new key), or
-    removed (``None``); as :func:`joined` returns them. ``sorted_keys`` is called only when
-    there are changes.
+    """The entries of the JSON object opening at ``document[start - 1]``, of byte ``lengths``
+    in key order, with the entry of each key in ``changes`` replaced, added (a new key), or
+    removed (``None``); as :func:`joined` returns them. ``keys`` gives the written keys; it is
+    called only when there are changes.
 
     ``None`` when ``document`` is not laid out as ``keys`` and ``lengths`` say: the caller then
     joins every entry again.
@@ -36,21 +61,23 @@ def spliced(document: bytes, start: int, sorted_keys: Callable[[], Sequence[str]
         return None
     if not changes:
         return document[start:end], array.array("Q", lengths)
-    keys = sorted_keys()
-    if len(keys) != len(lengths):
+    written = keys()
+    if len(written) != len(lengths):
         return None
     pieces: list[bytes] = []
     new_lengths: array.array[int] = array.array("Q")
     copied, offset = 0, start  # keys[:copied] are in pieces; keys[copied] starts at offset
     for key in sorted(changes):
-        at = bisect_left(keys, key, copied)
+        at, present = written.position(key)
+        if not copied <= at <= len(lengths) - present:  # the keys disagree with themselves
+            return None
         if at > copied:  # the untouched run before this key, commas and all
             run = lengths[copied:at]
             size = sum(run) + len(run) - 1
             pieces.append(document[offset:offset + size])
             new_lengths.extend(run)
             offset += size + 1
-        if at < len(keys) and keys[at] == key:  # replaced or removed
+        if present:  # replaced or removed
             offset += lengths[at] + 1
             at += 1
         entry = changes[key]
@@ -59,7 +86,7 @@ def spliced(document: bytes, start: int, sorted_keys: Callable[[], Sequence[str]
             pieces.append(encoded)
             new_lengths.append(len(encoded))
         copied = at
-    if copied < len(keys):
+    if copied < len(lengths):
         pieces.append(document[offset:end])
         new_lengths.extend(lengths[copied:])
     return b",".join(pieces), new_lengths
