@@ -6,8 +6,10 @@ plus, additively (CEP 48 revision ``v3``), ``v3.whl`` records for raw pure-Pytho
 (raw ones, and ones exported from the channel's Python-carrying conda packages into ``wheels/``).
 
 Incremental and crash-safe: a cache keyed by name, size, mtime and hash (:mod:`.cache`) means
-only new or changed files are read; every output is written to a temporary name and renamed; an
-OS lock keeps two indexers apart, and the kernel drops it when an indexer dies.
+only new or changed files are read, and their entries are spliced into the files written before
+(:mod:`.splice`); every output is written to a temporary name, and all are renamed into place
+together once on disk (:mod:`..staging`); an OS lock keeps two indexers apart, and the kernel
+drops it when an indexer dies.
 """
 
 from __future__ import annotations
@@ -116,8 +118,9 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
                     subdir_wheels = cache.wheels(subdir)
                     change = None if subdir in left_unwritten else changes[subdir]
                     layout = _write_subdir(root, subdir, cache, report, subdir_wheels,
-                                           on_disk[subdir].names, out, changed=subdir in unwritten,
-                                           change=change, zstd_level=zstd_level)
+                                           on_disk[subdir].names, out,
+                                           unwritten=subdir in unwritten, change=change,
+                                           zstd_level=zstd_level)
                     if subdir in unwritten or layout is not None:
                         layouts[subdir] = layout
                     wheels += [{**facts, "fn": fn, "url": f"{subdir}/{fn}"}
@@ -247,8 +250,11 @@ def _read_one(path: Path, old: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexReport,
                   wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], out: Staging,
-                  *, changed: bool, change: _Change | None, zstd_level: int) -> Layout | None:
-    """Stage ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date;
+                  *, unwritten: bool, change: _Change | None, zstd_level: int
+                  ) -> Layout | None:
+    """Stage ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date
+    (``unwritten``: the cache changed since they were written; ``change``: what this run changed,
+    when that is all that did);
     return the new ``repodata.json``'s layout (its identity still to be filled in once it is in
     place), or ``None`` when there was nothing to write.
 
@@ -267,7 +273,7 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
     listed = "\0".join(files) + "\0"
     n_bz2, n_conda = listed.count(".tar.bz2\0"), listed.count(".conda\0")
     report.subdirs[subdir] = n_bz2 + n_conda
-    if not changed and target.is_file() and zst.is_file():
+    if not unwritten and target.is_file() and zst.is_file():
         return None
     previous = _previous(root, f"{subdir}/repodata.json", cache,
                          None if change is None else len(change.put) + len(change.gone))
@@ -278,9 +284,9 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
                                              "newest": max(stamps)}}
     # keys in sorted order, as json.dumps(sort_keys=True) would write them
     head = f'{{"info":{_compact(info)},"packages":{{'.encode()
-    bz2, bz2_lengths = _entries(cache, subdir, ".tar.bz2", n_bz2, change, previous, "bz2")
+    bz2, bz2_lengths = _entries(cache, subdir, ".tar.bz2", n_bz2, change, previous, 0)
     middle = b'},"packages.conda":{'
-    conda, conda_lengths = _entries(cache, subdir, ".conda", n_conda, change, previous, "conda")
+    conda, conda_lengths = _entries(cache, subdir, ".conda", n_conda, change, previous, 1)
     parts = [head, bz2, middle, conda, b'},"removed":[],"repodata_version":1']
     if whl:
         parts += [b',"v3":', _compact({"whl": whl}).encode()]
@@ -332,12 +338,13 @@ def _previous(root: Path, file: str, cache: IndexCache, changes: int | None, *,
 
 
 def _entries(cache: IndexCache, subdir: str, suffix: str, count: int, change: _Change | None,
-             previous: tuple[Layout, bytes] | None, section: str
+             previous: tuple[Layout, bytes] | None, section: int
              ) -> tuple[bytes, array.array[int]]:
-    """The ``"fn":{record}`` entries of one repodata section, and their byte lengths."""
+    """The ``"fn":{record}`` entries of one repodata object (``section`` 0: ``packages``, 1:
+    ``packages.conda``), and their byte lengths."""
     if previous is not None and change is not None:
         layout, document = previous
-        start, lengths = layout.sections[0 if section == "bz2" else 1]
+        start, lengths = layout.sections[section]
         before = change.before
         edits: dict[str, str | None] = {fn: None for fn in change.gone if fn.endswith(suffix)}
         put = [fn for fn in change.put if fn.endswith(suffix)]
