@@ -188,3 +188,55 @@ def test_differences_are_the_name_by_name_ones() -> None:
         assert filestats.stats_of(after, todo) == [after.as_dict()[n] for n in todo]
     many = [n for n, _, _ in base[:100]]
     assert filestats.stats_of(_stats(base), many) == [_stats(base).as_dict()[n] for n in many]
+
+
+@needs_fork
+@pytest.mark.parametrize("child_fails", [False, True])
+def test_whole_folders_shared_out_give_the_serial_stats(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child_fails: bool) -> None:
+    folders = _channel(tmp_path, 6)
+    (folders[1] / "dangling-1-0.conda").symlink_to(tmp_path / "nowhere")
+    (folders[1] / ".repodata.json.x.part").write_bytes(b"half")
+    expected = _expected(folders)
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 3)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 2)
+    if child_fails:
+        parent, real_list = os.getpid(), filestats._list_and_stat
+
+        def list_and_stat(job: filestats._Folder) -> filestats._Raw:
+            if os.getpid() != parent:
+                raise OSError("listing failed in the child")
+            return real_list(job)
+
+        monkeypatch.setattr(filestats, "_list_and_stat", list_and_stat)
+    forks = _counting_forks(monkeypatch)
+    assert _dicts(artifact_stats(folders, SUFFIXES, [6, 6])) == expected
+    assert len(forks) == 1
+    assert not (folders[1] / ".repodata.json.x.part").exists()
+
+
+def test_folders_are_shared_out_whole_only_when_about_even(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 10)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 2)
+    monkeypatch.setattr(filestats, "_can_fork", lambda: True)
+    assert filestats._whole_folders([50, 50]) == [[0], [1]]
+    assert filestats._whole_folders([40, 10, 30, 20]) == [[0, 1], [2, 3]]
+    assert filestats._whole_folders([90, 10]) is None  # one folder is most of the work
+    assert filestats._whole_folders([15]) is None  # one folder: the names are split instead
+    assert filestats._whole_folders([5, 5]) is None  # too few files to be worth a fork
+    monkeypatch.setattr(filestats, "_cpus", lambda: 3)
+    assert filestats._whole_folders([30, 30, 30, 5]) == [[0, 3], [1], [2]]
+
+
+def test_folder_results_round_trip_and_damage_is_refused() -> None:
+    import array
+
+    raw: list[filestats._Raw] = [(["a.conda", "é.conda"], array.array("q", [1, -1]),
+                                  array.array("q", [3, 0])),
+                                 ([], array.array("q"), array.array("q"))]
+    data = filestats._packed_folders(lambda share: [raw[i] for i in share], [0, 1])
+    assert filestats._unpacked_folders(data, 2) == raw
+    assert filestats._unpacked_folders(data[:-1], 2) is None
+    assert filestats._unpacked_folders(data + b"x", 2) is None
+    assert filestats._unpacked_folders(None, 2) is None

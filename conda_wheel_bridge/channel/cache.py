@@ -145,6 +145,11 @@ class IndexCache:
         return FileStats([fn for fn, _, _ in rows], array.array("q", [s for _, s, _ in rows]),
                          array.array("q", [m for _, _, m in rows]))
 
+    def counts(self) -> dict[str, int]:
+        """How many files each subdir had when last scanned (from the snapshots' sizes)."""
+        return {subdir: int(size) // 8 for subdir, size in self._conn.execute(
+            "SELECT subdir, length(sizes) FROM snapshots")}
+
     def unchanged(self, subdir: str, found: FileStats) -> bool:
         """Whether ``found`` is exactly the snapshot stored for ``subdir``: same files, same
         sizes and mtimes, listed in the same order (a directory nobody touched lists so)."""

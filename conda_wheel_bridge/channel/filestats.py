@@ -3,18 +3,20 @@
 One ``stat`` per file is unavoidable (a package copied over in place changes no directory), and
 on a channel of 10,000 files those stats are most of a run that adds one package. Python threads
 cannot overlap them: each stat hands the GIL back and forth, which costs more than the call. So on
-Linux, with more than one CPU and no other thread running, the names are split between this
-process and forked children, each stat-ing its share and sending back two integer arrays.
+Linux, with more than one CPU and no other thread running, the work is shared with forked
+children: whole folders, listing included, when the folders' sizes (as last seen) divide about
+evenly; else the listed names, split in equal shares.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import functools
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from stat import S_ISREG
 from typing import NamedTuple
@@ -78,30 +80,102 @@ def _without(found: FileStats, names: set[str]) -> FileStats:
     return FileStats(kept, sizes, mtimes)
 
 
-def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...]) -> list[FileStats]:
+def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...],
+                   expected: Sequence[int] = ()) -> list[FileStats]:
     """For each folder, the regular files ending in ``suffixes``, with their sizes and mtimes.
 
     Links are followed; a dangling one, or a directory named like a package, is left out. The
     ``.part`` files a killed indexer left are removed (the caller holds the channel lock).
+    ``expected`` (each folder's file count when last seen) lets whole folders be shared out.
     """
     with contextlib.ExitStack() as stack:
         dirs = [stack.enter_context(_opened(folder)) for folder in folders]
-        names = [_listed(folder, where, suffixes)
-                 for folder, where in zip(folders, dirs, strict=True)]
-        sizes, mtimes = _stat_all(list(zip(dirs, names, strict=True)))
-    found: list[FileStats] = []
+        jobs = [_Folder(folder, where, suffixes) for folder, where in zip(folders, dirs,
+                                                                          strict=True)]
+        plan = _whole_folders(expected) if len(expected) == len(folders) else None
+        raw = _by_folders(jobs, plan) if plan is not None else _by_names(jobs)
+    return [_kept(*one) for one in raw]
+
+
+class _Folder(NamedTuple):
+    """One folder to list and stat: its path, and how to reach its files."""
+
+    path: Path
+    where: int | Path  # an open directory descriptor, or the path where there are none
+    suffixes: tuple[str, ...]
+
+    def listed(self) -> list[str]:
+        return _listed(self.path, self.where, self.suffixes)
+
+
+#: what one folder gives before the files not to list are dropped: names, sizes, mtimes
+_Raw = tuple[list[str], "array.array[int]", "array.array[int]"]
+
+
+def _kept(names: list[str], sizes: array.array[int], mtimes: array.array[int]) -> FileStats:
+    """The listing less the files marked :data:`_SKIP`."""
+    if _SKIP not in sizes:
+        return FileStats(names, sizes, mtimes)
+    keep = [i for i, size in enumerate(sizes) if size != _SKIP]
+    return FileStats([names[i] for i in keep], array.array("q", [sizes[i] for i in keep]),
+                     array.array("q", [mtimes[i] for i in keep]))
+
+
+def _whole_folders(expected: Sequence[int]) -> list[list[int]] | None:
+    """Folder indexes shared out whole, one list per process (this one first), when the
+    expected counts divide about evenly; ``None`` when they do not or one process does."""
+    processes = min(_cpus(), sum(expected) // _PER_PROCESS, len(expected))
+    if processes < 2 or not _can_fork():
+        return None
+    shares: list[list[int]] = [[] for _ in range(processes)]
+    loads = [0] * processes
+    for i in sorted(range(len(expected)), key=lambda i: -expected[i]):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(i)
+        loads[lightest] += expected[i]
+    if max(loads) > 1.25 * sum(expected) / processes:
+        return None
+    return shares
+
+
+def _by_folders(jobs: list[_Folder], plan: list[list[int]]) -> list[_Raw]:
+    """List and stat the folders, each share of ``plan`` in its own process."""
+    found: list[_Raw | None] = [None] * len(jobs)
+
+    def work(share: list[int]) -> list[_Raw]:
+        return [_list_and_stat(jobs[i]) for i in share]
+
+    children = _started([functools.partial(_packed_folders, work, share) for share in plan[1:]])
+    try:
+        for i, one in zip(plan[0], work(plan[0]), strict=True):
+            found[i] = one
+        for share in plan[1:]:
+            got = _unpacked_folders(_result(*children.pop(0)), len(share))
+            for i, one in zip(share, got if got is not None else work(share), strict=True):
+                found[i] = one
+    finally:
+        _reap(children)
+    return [one for one in found if one is not None]
+
+
+def _by_names(jobs: list[_Folder]) -> list[_Raw]:
+    """List every folder here, then stat the names in equal shares (a channel with one big
+    folder, or folders too uneven to share out whole)."""
+    names = [job.listed() for job in jobs]
+    sizes, mtimes = _stat_all([(job.where, listed) for job, listed in zip(jobs, names,
+                                                                           strict=True)])
+    raw: list[_Raw] = []
     at = 0
     for listed in names:
         end = at + len(listed)
-        one = FileStats(listed, sizes[at:end], mtimes[at:end])
-        if _SKIP in one.sizes:
-            keep = [i for i, size in enumerate(one.sizes) if size != _SKIP]
-            one = FileStats([listed[i] for i in keep],
-                            array.array("q", [one.sizes[i] for i in keep]),
-                            array.array("q", [one.mtimes[i] for i in keep]))
-        found.append(one)
+        raw.append((listed, sizes[at:end], mtimes[at:end]))
         at = end
-    return found
+    return raw
+
+
+def _list_and_stat(job: _Folder) -> _Raw:
+    names = job.listed()
+    return (names, *_stat_share([(job.where, names)]))
 
 
 @contextlib.contextmanager
@@ -137,21 +211,17 @@ def _stat_all(work: _Work) -> tuple[array.array[int], array.array[int]]:
     if processes < 2 or not _can_fork():
         return _stat_share(work)
     shares = _split(work, -(-total // processes))
-    children: list[tuple[int, int]] = []
+    children = _started([functools.partial(_packed_stats, share) for share in shares[1:]])
     try:
-        for share in shares[1:]:
-            children.append(_forked(share))
         sizes, mtimes = _stat_share(shares[0])
         for share in shares[1:]:
-            pid, reader = children.pop(0)
-            got = _collect(pid, reader, sum(len(names) for _, names in share))
+            got = _unpacked_stats(_result(*children.pop(0)),
+                                  sum(len(names) for _, names in share))
             more_sizes, more_mtimes = got if got is not None else _stat_share(share)
             sizes += more_sizes
             mtimes += more_mtimes
-    finally:  # on an error here, no child is left a zombie nor a pipe open
-        for pid, reader in children:
-            os.close(reader)
-            os.waitpid(pid, 0)
+    finally:
+        _reap(children)
     return sizes, mtimes
 
 
@@ -199,18 +269,30 @@ def _can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _forked(share: _Work) -> tuple[int, int]:
-    """Start a child that stats ``share`` and writes both arrays to a pipe; (pid, read end)."""
+# --- children: each runs one job and sends its bytes back through a pipe ------------------------
+
+def _started(jobs: list[Callable[[], bytes]]) -> list[tuple[int, int]]:
+    """Fork one child per job; their ``(pid, read end)``. On an error, those started are reaped."""
+    children: list[tuple[int, int]] = []
+    try:
+        for job in jobs:
+            children.append(_forked(job))
+    except BaseException:
+        _reap(children)
+        raise
+    return children
+
+
+def _forked(job: Callable[[], bytes]) -> tuple[int, int]:
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns, never runs the parent's cleanup
         status = 1
         try:
             os.close(reader)
-            sizes, mtimes = _stat_share(share)
+            data = job()
             with open(writer, "wb") as pipe:
-                pipe.write(sizes.tobytes())
-                pipe.write(mtimes.tobytes())
+                pipe.write(data)
             status = 0
         finally:
             os._exit(status)
@@ -218,16 +300,63 @@ def _forked(share: _Work) -> tuple[int, int]:
     return pid, reader
 
 
-def _collect(pid: int, reader: int, count: int
-             ) -> tuple[array.array[int], array.array[int]] | None:
-    """A child's two arrays, or ``None`` when it failed (its share is then stat-ed here, so
-    that a real error is raised in this process, naming the file)."""
+def _result(pid: int, reader: int) -> bytes | None:
+    """What a child sent, or ``None`` when it failed (its work is then done here, so that a real
+    error is raised in this process, naming the file)."""
     with open(reader, "rb") as pipe:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
-    if status != 0 or len(data) != 16 * count:
+    return data if status == 0 else None
+
+
+def _reap(children: list[tuple[int, int]]) -> None:
+    """Close and wait for children not collected (after an error here): no zombie, no open pipe."""
+    for pid, reader in children:
+        os.close(reader)
+        os.waitpid(pid, 0)
+    children.clear()
+
+
+def _packed_stats(share: _Work) -> bytes:
+    sizes, mtimes = _stat_share(share)
+    return sizes.tobytes() + mtimes.tobytes()
+
+
+def _unpacked_stats(data: bytes | None, count: int
+                    ) -> tuple[array.array[int], array.array[int]] | None:
+    if data is None or len(data) != 16 * count:
         return None
     sizes, mtimes = array.array("q"), array.array("q")
     sizes.frombytes(data[:8 * count])
     mtimes.frombytes(data[8 * count:])
     return sizes, mtimes
+
+
+def _packed_folders(work: Callable[[list[int]], list[_Raw]], share: list[int]) -> bytes:
+    """Each folder's names (NUL-joined, after their byte length) and two arrays."""
+    parts = []
+    for names, sizes, mtimes in work(share):
+        blob = "\0".join(names).encode()
+        parts += [len(blob).to_bytes(8, "little"), len(names).to_bytes(8, "little"), blob,
+                  sizes.tobytes(), mtimes.tobytes()]
+    return b"".join(parts)
+
+
+def _unpacked_folders(data: bytes | None, folders: int) -> list[_Raw] | None:
+    if data is None:
+        return None
+    raw: list[_Raw] = []
+    at = 0
+    for _ in range(folders):
+        size, count = (int.from_bytes(data[at + k:at + k + 8], "little") for k in (0, 8))
+        at += 16
+        names = data[at:at + size].decode().split("\0") if count else []
+        at += size
+        sizes, mtimes = array.array("q"), array.array("q")
+        sizes.frombytes(data[at:at + 8 * count])
+        mtimes.frombytes(data[at + 8 * count:at + 16 * count])
+        at += 16 * count
+        if not len(names) == len(sizes) == len(mtimes) == count:
+            return None
+        raw.append((names, sizes, mtimes))
+    return raw if at == len(data) else None

@@ -104,7 +104,9 @@ def index_channel(channel: str | os.PathLike[str], *, simple: bool = True,
             cache.forget_subdirs_except(subdirs)
             left_unwritten = cache.unwritten_subdirs()
             # read everything new first: a bad file stops the run before any output is written
-            stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES)
+            counts = cache.counts()
+            stats = artifact_stats([root / subdir for subdir in subdirs], ARTIFACT_SUFFIXES,
+                                   [counts.get(subdir, 0) for subdir in subdirs])
             on_disk = dict(zip(subdirs, stats, strict=True))
             changes = {subdir: _scan_subdir(root, subdir, found, cache, report, jobs=jobs)
                        for subdir, found in on_disk.items()}
