@@ -432,3 +432,20 @@ def test_force_interrupted_after_the_keeper_was_uploaded(fake: FakeAnaconda, cha
     assert list(fake.files("alice", "six")) == [wheel.name]
     assert fake.content("alice", "six", wheel.name) == wheel.read_bytes()
     assert fake.dropped_packages == []
+
+
+@pytest.mark.parametrize("basename", [
+    "six-1.17.0-py2.py3-none-any.whl",
+    "six-1.17.0-1-py2.py3-none-any.whl",
+    "gpukit-1.0-py3-none-any-cu128.whl",
+    "gpukit-1.0-2-py3-none-any-cu128.whl",
+])
+def test_a_wheel_keeper_keeps_tags_and_variant_label(basename: str) -> None:
+    from conda_wheel_bridge.channel.publish import Artifact, _keeper
+    from conda_wheel_bridge.wheelname import parse_wheel_filename
+
+    keeper, attrs = _keeper(Artifact(Path(basename), "pypi", "x", "1", basename))
+    original, kept = parse_wheel_filename(basename), parse_wheel_filename(keeper)
+    assert keeper != basename and kept.build == "0cwbkeep" == attrs["build_no"]
+    assert (kept.name, kept.version, kept.tags, kept.variant_label) == (
+        original.name, original.version, original.tags, original.variant_label)

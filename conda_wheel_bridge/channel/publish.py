@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 from ..defaults import CONDA_SUFFIXES
 from ..errors import BadMetadata, CwbError
 from ..wheelfile import WheelInfo, open_wheel
+from ..wheelname import parse_wheel_filename
 from .anaconda_api import AnacondaClient, Conflict, NotFound, file_digests
 from .artifact import read_conda_facts
 from .index import ARTIFACT_SUFFIXES, SUBDIR_NAME
@@ -317,7 +318,8 @@ def _keeper(art: Artifact) -> tuple[str, dict[str, Any]]:
         ext = ".conda" if art.basename.endswith(".conda") else ".tar.bz2"
         subdir = str(attrs.get("subdir", "noarch"))
         return f"{subdir}/{art.name}-{art.version}-{build}{ext}", attrs
+    # the same name with the build tag 0cwbkeep: tags and any variant label stay as they are
     parts = art.basename[: -len(".whl")].split("-")
-    tags = parts[-3:]
+    rest = parts[3:] if parse_wheel_filename(art.basename).build is not None else parts[2:]
     attrs["build_no"] = "0cwbkeep"
-    return "-".join([*parts[:2], "0cwbkeep", *tags]) + ".whl", attrs
+    return "-".join([*parts[:2], "0cwbkeep", *rest]) + ".whl", attrs
