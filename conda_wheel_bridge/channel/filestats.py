@@ -140,7 +140,7 @@ def _whole_folders(expected: Sequence[int]) -> list[list[int]] | None:
 
 def _by_folders(jobs: list[_Folder], plan: list[list[int]]) -> list[_Raw]:
     """List and stat the folders, each share of ``plan`` in its own process."""
-    found: list[_Raw | None] = [None] * len(jobs)
+    found: dict[int, _Raw] = {}
 
     def work(share: list[int]) -> list[_Raw]:
         return [_list_and_stat(jobs[i]) for i in share]
@@ -155,7 +155,7 @@ def _by_folders(jobs: list[_Folder], plan: list[list[int]]) -> list[_Raw]:
                 found[i] = one
     finally:
         _reap(children)
-    return [one for one in found if one is not None]
+    return [found[i] for i in range(len(jobs))]
 
 
 def _by_names(jobs: list[_Folder]) -> list[_Raw]:
