@@ -78,19 +78,23 @@ def test_shared_out_stats_are_the_serial_ones(tmp_path: Path,
     assert len(forks) == 3
 
 
+def _stats_failing(monkeypatch: pytest.MonkeyPatch, *, in_child: bool, error: OSError) -> None:
+    """Make every stat share fail with ``error``, in the children or in this process only."""
+    parent, real_share = os.getpid(), filestats._stat_share
+
+    def share(work: filestats._Work) -> object:
+        if (os.getpid() != parent) == in_child:
+            raise error
+        return real_share(work)
+
+    monkeypatch.setattr(filestats, "_stat_share", share)
+
+
 @needs_fork
 def test_a_failed_child_share_is_stat_ed_here(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     folders = _channel(tmp_path, 5)
-    parent = os.getpid()
-    real_share = filestats._stat_share
-
-    def share_failing_in_children(work: filestats._Work) -> object:
-        if os.getpid() != parent:
-            raise OSError("stat failed in the child")
-        return real_share(work)
-
-    monkeypatch.setattr(filestats, "_stat_share", share_failing_in_children)
+    _stats_failing(monkeypatch, in_child=True, error=OSError("stat failed in the child"))
     monkeypatch.setattr(filestats, "_PER_PROCESS", 2)
     monkeypatch.setattr(filestats, "_cpus", lambda: 2)
     forks = _counting_forks(monkeypatch)
@@ -99,24 +103,18 @@ def test_a_failed_child_share_is_stat_ed_here(tmp_path: Path,
 
 
 @needs_fork
-def test_an_error_here_leaves_no_child_behind(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("expected", "children"), [((), 2), ((5, 5), 1)],
+                         ids=["names-split", "whole-folders"])
+def test_an_error_here_leaves_no_child_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              expected: tuple[int, ...], children: int) -> None:
     folders = _channel(tmp_path, 5)
-    parent = os.getpid()
-    real_share = filestats._stat_share
-
-    def share_failing_here(work: filestats._Work) -> object:
-        if os.getpid() == parent:
-            raise PermissionError("denied")
-        return real_share(work)
-
-    monkeypatch.setattr(filestats, "_stat_share", share_failing_here)
+    _stats_failing(monkeypatch, in_child=False, error=PermissionError("denied"))
     monkeypatch.setattr(filestats, "_PER_PROCESS", 2)
     monkeypatch.setattr(filestats, "_cpus", lambda: 3)
     forks = _counting_forks(monkeypatch)
     with pytest.raises(PermissionError):
-        artifact_stats(folders, SUFFIXES)
-    assert len(forks) == 2
+        artifact_stats(folders, SUFFIXES, expected)
+    assert len(forks) == children
     for pid in forks:  # every child was waited for already
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
