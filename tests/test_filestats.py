@@ -238,3 +238,40 @@ def test_folder_results_round_trip_and_damage_is_refused() -> None:
     assert filestats._unpacked_folders(data[:-1], 2) is None
     assert filestats._unpacked_folders(data + b"x", 2) is None
     assert filestats._unpacked_folders(None, 2) is None
+
+
+@needs_fork
+def test_children_stuck_on_a_full_pipe_are_reaped_without_a_hang() -> None:
+    import signal
+
+    def big() -> bytes:
+        return b"x" * (1 << 20)  # far more than a pipe holds: the child blocks until read
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("reaping the children hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        children = filestats._started([big, big, big])
+        pids = [pid for pid, _ in children]
+        filestats._reap(children)  # as after an error here: nothing was read
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert children == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+@needs_fork
+def test_a_failed_fork_leaves_no_pipe_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError("fork: resource temporarily unavailable")
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(BlockingIOError):
+        filestats._started([bytes, bytes])
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -276,20 +276,28 @@ def _started(jobs: list[Callable[[], bytes]]) -> list[tuple[int, int]]:
     children: list[tuple[int, int]] = []
     try:
         for job in jobs:
-            children.append(_forked(job))
+            children.append(_forked(job, [reader for _, reader in children]))
     except BaseException:
         _reap(children)
         raise
     return children
 
 
-def _forked(job: Callable[[], bytes]) -> tuple[int, int]:
+def _forked(job: Callable[[], bytes], inherited: list[int]) -> tuple[int, int]:
+    """Start a child running ``job``; ``inherited``: the read ends of earlier children's pipes,
+    which it closes, so that only this process holds them (closing one then stops its writer)."""
     reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(reader)
+        os.close(writer)
+        raise
     if pid == 0:  # the child: never returns, never runs the parent's cleanup
         status = 1
         try:
-            os.close(reader)
+            for fd in (reader, *inherited):
+                os.close(fd)
             data = job()
             with open(writer, "wb") as pipe:
                 pipe.write(data)
@@ -310,9 +318,14 @@ def _result(pid: int, reader: int) -> bytes | None:
 
 
 def _reap(children: list[tuple[int, int]]) -> None:
-    """Close and wait for children not collected (after an error here): no zombie, no open pipe."""
-    for pid, reader in children:
+    """Close and wait for children not collected (after an error here): no zombie, no open pipe.
+
+    Every read end is closed first: a child still writing then fails at once (EPIPE) instead of
+    waiting for a reader that will never come.
+    """
+    for _, reader in children:
         os.close(reader)
+    for pid, _ in children:
         os.waitpid(pid, 0)
     children.clear()
 
