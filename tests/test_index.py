@@ -544,3 +544,19 @@ def test_channeldata_after_a_killed_run_that_added_and_removed(
     packages = json.loads((root / "channeldata.json").read_bytes())["packages"]
     assert sorted(packages) == ["later", "mpkg", "zpkg"]
     assert _written(root) == _cold_repodata(root, tmp_path / "cold")
+
+
+def test_a_package_copied_over_by_one_named_otherwise_inside(tmp_path: Path) -> None:
+    from tests.support import condamaker
+
+    root = tmp_path / "ch"
+    path = condamaker.make_conda_package(root / "noarch", "oldname", "1.0", fmt="tar.bz2")
+    make_conda_package(root, "other", "1.0")
+    index_channel(root, simple=False)
+    other = condamaker.make_conda_package(tmp_path / "elsewhere", "newname", "1.0",
+                                          fmt="tar.bz2")
+    path.write_bytes(other.read_bytes())  # the file keeps its name; its index.json does not
+    index_channel(root, simple=False)
+    packages = json.loads((root / "channeldata.json").read_bytes())["packages"]
+    assert sorted(packages) == ["newname", "other"]
+    assert _written(root) == _cold_repodata(root, tmp_path / "cold")

@@ -187,11 +187,14 @@ class IndexCache:
                 for fn, size, mtime, facts in put]
         affected = {str(facts["name"]) for _, _, _, facts in put if facts["kind"] == "conda"}
         with self._transaction():
-            for fn in drop:
-                row = self._conn.execute("SELECT name FROM files WHERE subdir = ? AND fn = ?",
-                                         (subdir, fn)).fetchone()
-                if row is not None and row[0] is not None:
-                    affected.add(row[0])
+            # the names the replaced and dropped rows had: a package copied over in place may
+            # carry another name inside, and the old name's channeldata entry must go too
+            touched = [fn for fn, _, _, _ in put] + drop
+            for start in range(0, len(touched), 500):
+                chunk = touched[start:start + 500]
+                affected.update(name for (name,) in self._conn.execute(
+                    f"SELECT name FROM files WHERE subdir = ? AND name IS NOT NULL "
+                    f"AND fn IN ({','.join('?' * len(chunk))})", (subdir, *chunk)))
             self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
                                    [(subdir, fn) for fn in drop])
             self._conn.executemany(
