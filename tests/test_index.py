@@ -560,3 +560,27 @@ def test_a_package_copied_over_by_one_named_otherwise_inside(tmp_path: Path) -> 
     packages = json.loads((root / "channeldata.json").read_bytes())["packages"]
     assert sorted(packages) == ["newname", "other"]
     assert _written(root) == _cold_repodata(root, tmp_path / "cold")
+
+
+def test_a_run_killed_between_the_two_renames_and_then_undone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "ch"
+    make_conda_package(root, "a", "1.0")
+    index_channel(root, simple=False)
+    added = make_conda_package(root, "x", "1.0")
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst).name == "repodata.json":  # killed after the .zst went into place
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        index_channel(root, simple=False)
+    monkeypatch.undo()
+    added.unlink()  # the change is undone: repodata.json is right again, its twin is not
+    index_channel(root, simple=False)
+    body = (root / "noarch" / "repodata.json").read_bytes()
+    assert sorted(json.loads(body)["packages.conda"]) == ["a-1.0-0.conda"]
+    assert zstandard.decompress((root / "noarch" / "repodata.json.zst").read_bytes()) == body

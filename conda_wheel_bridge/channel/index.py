@@ -382,13 +382,19 @@ def _compact(value: Any) -> str:
 
 
 def _same_content(path: Path, body: bytes) -> bool:
+    """Whether ``path`` and its ``.zst`` twin both hold ``body`` already. The twin is read too:
+    a run killed between the two renames leaves it newer than the ``.json``."""
     try:
-        st = path.stat()
+        if path.stat().st_size != len(body) or path.read_bytes() != body:
+            return False
+        packed = path.with_name(path.name + ".zst").read_bytes()
     except FileNotFoundError:
         return False
-    if st.st_size != len(body) or not path.with_name(path.name + ".zst").exists():
+    try:
+        return bool(zstandard.ZstdDecompressor().decompress(
+            packed, max_output_size=len(body) + 1) == body)
+    except zstandard.ZstdError:  # damaged, or not zstd at all: written again
         return False
-    return path.read_bytes() == body
 
 
 # --- channeldata ----------------------------------------------------------------------------------
