@@ -50,6 +50,10 @@ class Staging:
                 done.append((target, future.result()))
             except BaseException as exc:  # re-raised below, once the others are cleaned up
                 failure = failure or exc
+                # interrupted while waiting (not a failed write): let the write end, so that
+                # its temporary file is removed with the others
+                with contextlib.suppress(BaseException):
+                    done.append((target, future.result()))
         if failure is not None:
             _remove(tmp for _, tmp in done)
             raise failure

@@ -88,3 +88,23 @@ def test_a_failed_rename_removes_the_rest(tmp_path: Path, monkeypatch: pytest.Mo
         for name in ("a.json", "b.json", "c.json"):
             out.put(tmp_path / name, name.encode())
     assert _listing(tmp_path) == {"a.json": b"a.json"}
+
+
+def test_an_interrupted_wait_still_removes_every_temporary(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
+    real_result = concurrent.futures.Future.result
+    interrupted: list[bool] = []
+
+    def result(self: concurrent.futures.Future[object], timeout: float | None = None) -> object:
+        if not interrupted:  # Ctrl-C while waiting for the first write
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        return real_result(self, timeout)
+
+    monkeypatch.setattr(concurrent.futures.Future, "result", result)
+    with pytest.raises(KeyboardInterrupt), staged() as out:
+        out.put(tmp_path / "a.json", b"a")
+        out.put(tmp_path / "b.json", b"b")
+    assert _listing(tmp_path) == {}
