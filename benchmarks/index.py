@@ -9,10 +9,12 @@ linux-64) a channel is generated once, copied fresh for each tool, and indexed:
   (``--adds``, default 5) with a further new package each time, and the median reported, since
   one run of a tenth of a second swings by a third with the machine's load.
 
-Prints the times and the ratios the project targets: cwb cold within 1.5x of py-rattler's cold
-time, and cwb adding one package to 10,000 at least 20x faster than cwb's cold index. Every
-indexer must list the added package, or the run fails. conda-index needs ``conda``, which is not
-on PyPI; when it cannot be imported its row says why.
+Each indexer runs in a fresh process of its own (py-rattler leaves a Rust runtime's threads
+running, which would keep cwb from sharing its stats with forked children, as a fresh ``cwb
+index`` process does). Prints the times and the ratios the project targets: cwb cold within 1.5x
+of py-rattler's cold time, and cwb adding one package to 10,000 at least 20x faster than cwb's
+cold index. Every indexer must list the added package, or the run fails. conda-index needs
+``conda``, which is not on PyPI; when it cannot be imported its row says why.
 
     python benchmarks/index.py [--sizes 2000 10000] [--colds 3] [--adds 5] [--workdir DIR]
                                [--json OUT]
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -134,34 +138,43 @@ def _measure(fresh: Callable[[], Path], cold: Callable[[Path], None],
 
 def bench_size(n: int, workdir: Path, jobs: int | None, colds: int, adds: int
                ) -> dict[str, Any]:
-    source = generate(workdir / f"gen-{n}", n)
+    generate(workdir / f"gen-{n}", n)
     rows: dict[str, Any] = {}
+    # each indexer in a fresh process of its own: one indexer's threads (py-rattler leaves a
+    # Rust runtime's running) or caches must not weigh on the next
+    spawn = multiprocessing.get_context("spawn")
+    for tool in ("cwb", "py-rattler", "conda-index"):
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            rows[tool] = pool.submit(_measure_tool, tool, n, workdir, jobs, colds, adds).result()
+        shutil.rmtree(workdir / f"{tool}-{n}", ignore_errors=True)
+    return rows
 
-    def fresh(name: str) -> Callable[[], Path]:
-        def copy() -> Path:
-            target = workdir / f"{name}-{n}"
-            shutil.rmtree(target, ignore_errors=True)
-            # only the packages: no index, cache or pages a previous run may have left
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(
-                ".generated-*", ".cwb", "repodata*", "run_exports.json", "channeldata.json",
-                "simple", "wheels", "*.metadata"))
-            return target
-        return copy
 
-    count = sum(1 for p in source.rglob("*.conda"))
-    rows["cwb"] = _measure(fresh("cwb"), lambda r: _cwb(r, jobs, expect_read=count),
-                           lambda r: _cwb(r, jobs, expect_read=1), "cwb", colds, adds)
-    rows["py-rattler"] = _measure(fresh("rattler"), lambda r: _rattler(r, True),
-                                  lambda r: _rattler(r, False), "py-rattler", colds, adds)
+def _measure_tool(tool: str, n: int, workdir: Path, jobs: int | None, colds: int, adds: int
+                  ) -> dict[str, Any]:
+    """Run in a worker process: ``tool``'s cold and add-one times on the ``n``-package channel."""
+    source = workdir / f"gen-{n}"
+
+    def fresh() -> Path:
+        target = workdir / f"{tool}-{n}"
+        shutil.rmtree(target, ignore_errors=True)
+        # only the packages: no index, cache or pages a previous run may have left
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(
+            ".generated-*", ".cwb", "repodata*", "run_exports.json", "channeldata.json",
+            "simple", "wheels", "*.metadata"))
+        return target
+
+    if tool == "cwb":
+        count = sum(1 for p in source.rglob("*.conda"))
+        return _measure(fresh, lambda r: _cwb(r, jobs, expect_read=count),
+                        lambda r: _cwb(r, jobs, expect_read=1), tool, colds, adds)
+    if tool == "py-rattler":
+        return _measure(fresh, lambda r: _rattler(r, True), lambda r: _rattler(r, False), tool,
+                        colds, adds)
     runner, status = _conda_index_runner()
     if runner is None:
-        rows["conda-index"] = {"status": status}
-    else:
-        rows["conda-index"] = _measure(fresh("conda-index"), runner, runner, "conda-index",
-                                       colds, adds)
-    for name in ("cwb", "rattler", "conda-index"):
-        shutil.rmtree(workdir / f"{name}-{n}", ignore_errors=True)
-    return rows
+        return {"status": status}
+    return _measure(fresh, runner, runner, tool, colds, adds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conda_wheel_bridge.channel.cache import open_cache
 from conda_wheel_bridge.channel.filestats import FileStats
 
@@ -149,3 +151,17 @@ def test_name_keys_place_names_as_a_sorted_list_does(tmp_path: Path) -> None:
         assert len(keys) == len(listed) == 5
         for probe in ["", "a", "alpha", "b", "ba", "gamma", "zz", "zzz", "é"]:
             assert keys.position(probe) == listed.position(probe), probe
+
+
+@pytest.mark.skipif(not hasattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE"),
+                    reason="Python's sqlite3 has no connection config before 3.12")
+def test_closing_leaves_the_log_for_later_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    with open_cache(path) as cache:
+        cache.update("noarch", [("a-1-0.conda", 1, 2, _facts("a"))], [],
+                     _found({"a-1-0.conda": (1, 2)}))
+    wal = Path(f"{path}-wal")
+    assert wal.is_file() and wal.stat().st_size > 0  # not copied into the database on close
+    with open_cache(path) as cache:  # and what it holds is read back
+        assert cache.snapshot("noarch").as_dict() == {"a-1-0.conda": (1, 2)}
+        assert cache.unwritten_subdirs() == {"noarch"}

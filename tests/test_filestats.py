@@ -13,8 +13,19 @@ from conda_wheel_bridge.channel import filestats
 from conda_wheel_bridge.channel.filestats import artifact_stats
 
 SUFFIXES = (".conda", ".tar.bz2", ".whl")
+# forks here may share the process with native threads earlier tests left (see _alone)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
 needs_fork = pytest.mark.skipif(sys.platform != "linux",
                                 reason="stats are shared with forked children on Linux only")
+
+
+@pytest.fixture(autouse=True)
+def _alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let these tests fork as a fresh ``cwb index`` process would: earlier tests in this
+    process may have left native threads (py-rattler's runtime), which would rule forks out.
+    Their children only list and stat, so those threads' locks do not matter here."""
+    monkeypatch.setattr(filestats, "_os_threads", lambda: 1)
 
 
 def _channel(root: Path, per_subdir: int) -> list[Path]:
@@ -73,7 +84,7 @@ def test_shared_out_stats_are_the_serial_ones(tmp_path: Path,
     forks = _counting_forks(monkeypatch)
     assert _dicts(artifact_stats(folders, SUFFIXES)) == expected
     assert len(forks) == 3  # 17 names in four shares, the first one stat-ed here
-    monkeypatch.setattr(filestats, "_can_fork", lambda: False)
+    monkeypatch.setattr(filestats, "fork_is_safe", lambda: False)
     assert _dicts(artifact_stats(folders, SUFFIXES)) == expected
     assert len(forks) == 3
 
@@ -129,6 +140,37 @@ def test_small_channels_and_threaded_processes_are_not_forked(
     monkeypatch.setattr(threading, "active_count", lambda: 2)
     assert _dicts(artifact_stats(folders, SUFFIXES)) == _expected(folders)
     assert forks == []
+
+
+@needs_fork
+def test_a_thread_python_does_not_know_of_rules_forks_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import _thread
+
+    monkeypatch.undo()  # the real count of the kernel's threads
+    folders = _channel(tmp_path, 3)
+    monkeypatch.setattr(filestats, "_PER_PROCESS", 1)
+    monkeypatch.setattr(filestats, "_cpus", lambda: 2)
+    forks = _counting_forks(monkeypatch)
+    release, started = _thread.allocate_lock(), _thread.allocate_lock()
+    release.acquire()
+    started.acquire()
+
+    def native_like() -> None:  # started below threading's notice, as a library's thread is
+        started.release()
+        release.acquire()
+
+    before, python_threads = filestats._os_threads(), threading.active_count()
+    _thread.start_new_thread(native_like, ())
+    started.acquire()
+    try:
+        assert filestats._os_threads() == before + 1
+        assert threading.active_count() == python_threads  # threading does not see it
+        assert not filestats.fork_is_safe()
+        assert _dicts(artifact_stats(folders, SUFFIXES)) == _expected(folders)
+        assert forks == []
+    finally:
+        release.release()
 
 
 def test_split_keeps_order_and_share_sizes() -> None:
@@ -217,7 +259,7 @@ def test_folders_are_shared_out_whole_only_when_about_even(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(filestats, "_PER_PROCESS", 10)
     monkeypatch.setattr(filestats, "_cpus", lambda: 2)
-    monkeypatch.setattr(filestats, "_can_fork", lambda: True)
+    monkeypatch.setattr(filestats, "fork_is_safe", lambda: True)
     assert filestats._whole_folders([50, 50]) == [[0], [1]]
     assert filestats._whole_folders([40, 10, 30, 20]) == [[0, 1], [2, 3]]
     assert filestats._whole_folders([90, 10]) is None  # one folder is most of the work

@@ -21,7 +21,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import NamedTuple
 
-__all__ = ["FileStats", "artifact_stats", "differences", "stats_of"]
+__all__ = ["FileStats", "artifact_stats", "differences", "fork_is_safe", "stats_of"]
 
 #: below this many files per process, a fork costs more than the stats it takes over
 _PER_PROCESS = 2000
@@ -125,7 +125,7 @@ def _whole_folders(expected: Sequence[int]) -> list[list[int]] | None:
     """Folder indexes shared out whole, one list per process (this one first), when the
     expected counts divide about evenly; ``None`` when they do not or one process does."""
     processes = min(_cpus(), sum(expected) // _PER_PROCESS, len(expected))
-    if processes < 2 or not _can_fork():
+    if processes < 2 or not fork_is_safe():
         return None
     shares: list[list[int]] = [[] for _ in range(processes)]
     loads = [0] * processes
@@ -208,7 +208,7 @@ def _stat_all(work: _Work) -> tuple[array.array[int], array.array[int]]:
     """Sizes and mtimes of every name in ``work``, in order; :data:`_SKIP` for files not to list."""
     total = sum(len(names) for _, names in work)
     processes = min(_cpus(), total // _PER_PROCESS)
-    if processes < 2 or not _can_fork():
+    if processes < 2 or not fork_is_safe():
         return _stat_share(work)
     shares = _split(work, -(-total // processes))
     children = _started([functools.partial(_packed_stats, share) for share in shares[1:]])
@@ -264,9 +264,20 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _can_fork() -> bool:
-    # a forked child of a process with other threads may inherit a lock one of them held
-    return sys.platform == "linux" and threading.active_count() == 1
+def fork_is_safe() -> bool:
+    """Whether this process may fork: on Linux, with no other thread of any kind alive."""
+    # a forked child of a process with other threads may inherit a lock one of them held: not
+    # only Python's threads, but native ones too (a Rust runtime's, a compressor's pool), which
+    # only the kernel lists (Python 3.12+ warns of such forks)
+    return sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1
+
+
+def _os_threads() -> int:
+    """How many threads this process has, as the kernel counts them (2 when it cannot say)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 2
 
 
 # --- children: each runs one job and sends its bytes back through a pipe ------------------------

@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from ..staging import Staging, staged
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
 from .cache import IndexCache, Layout, open_cache
 from .export import EXPORT_DIR, exported_wheels
-from .filestats import FileStats, artifact_stats, differences, stats_of
+from .filestats import FileStats, artifact_stats, differences, fork_is_safe, stats_of
 from .lock import channel_lock
 from .splice import SortedKeys, joined, spliced
 from .wheelinfo import is_pure, read_wheel_facts
@@ -212,7 +211,7 @@ def _read_many(paths: list[Path], olds: list[dict[str, Any] | None], *, jobs: in
     workers = jobs if jobs is not None else min(4, (os.cpu_count() or 1) // 2)
     if len(paths) < _PARALLEL_THRESHOLD or workers <= 1:
         return [_read_one(p, old) for p, old in zip(paths, olds, strict=True)]
-    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    ctx = multiprocessing.get_context("fork" if fork_is_safe() else "spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         return list(pool.map(_read_one, paths, olds,
                              chunksize=max(1, len(paths) // (workers * 8))))
