@@ -195,12 +195,9 @@ class IndexCache:
         with self._transaction():
             # the names the replaced and dropped rows had: a package copied over in place may
             # carry another name inside, and the old name's channeldata entry must go too
-            touched = [fn for fn, _, _, _ in put] + drop
-            for start in range(0, len(touched), 500):
-                chunk = touched[start:start + 500]
-                affected.update(name for (name,) in self._conn.execute(
-                    f"SELECT name FROM files WHERE subdir = ? AND name IS NOT NULL "
-                    f"AND fn IN ({','.join('?' * len(chunk))})", (subdir, *chunk)))
+            affected.update(name for (name,) in self._rows_in(
+                "SELECT name FROM files WHERE subdir = ? AND name IS NOT NULL", (subdir,), "fn",
+                [fn for fn, _, _, _ in put] + drop))
             self._conn.executemany("DELETE FROM files WHERE subdir = ? AND fn = ?",
                                    [(subdir, fn) for fn in drop])
             self._conn.executemany(
@@ -302,17 +299,14 @@ class IndexCache:
         self._conn.executemany("INSERT OR IGNORE INTO stale_names (name) VALUES (?)",
                                [(n,) for n in names])
 
-    def joined(self, subdir: str, suffix: str, column: str = "record_json") -> str:
-        """The ``"fn":{column}`` fragments of the conda artifacts of ``subdir`` ending in
-        ``suffix``, joined with commas in file-name order (SQLite does the joining)."""
-        if column not in ("record_json", "exports_json"):
-            raise ValueError(column)
-        # only conda rows carry exports_json, and its partial index then answers alone
-        kind = "AND kind = 'conda'" if column == "record_json" else ""
+    def joined_exports(self, subdir: str, suffix: str) -> str:
+        """The ``"fn":{"run_exports":...}`` fragments of the conda artifacts of ``subdir`` ending
+        in ``suffix``, joined with commas in file-name order (SQLite does the joining; only
+        conda rows carry exports, and their partial index answers alone)."""
         (text,) = self._conn.execute(
-            f"SELECT group_concat(json_quote(fn) || ':' || {column}, ',') FROM "
-            f"(SELECT fn, {column} FROM files WHERE subdir = ? {kind} "
-            f"AND {column} IS NOT NULL AND fn LIKE ? ORDER BY fn)",
+            "SELECT group_concat(json_quote(fn) || ':' || exports_json, ',') FROM "
+            "(SELECT fn, exports_json FROM files WHERE subdir = ? "
+            "AND exports_json IS NOT NULL AND fn LIKE ? ORDER BY fn)",
             (subdir, f"%{suffix}")).fetchone()
         return text or ""
 
@@ -324,13 +318,7 @@ class IndexCache:
                  "WHERE subdir = ? AND kind = 'conda' AND record_json IS NOT NULL AND fn LIKE ?")
         if fns is None:
             return self._conn.execute(f"{query} ORDER BY fn", (subdir, f"%{suffix}")).fetchall()
-        found: list[tuple[str, str]] = []
-        wanted = list(fns)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            found += self._conn.execute(f"{query} AND fn IN ({','.join('?' * len(chunk))})",
-                                        (subdir, f"%{suffix}", *chunk)).fetchall()
-        return sorted(found)
+        return sorted(self._rows_in(query, (subdir, f"%{suffix}"), "fn", fns))
 
     def name_summaries(self, names: Iterable[str] | None = None
                        ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -340,11 +328,7 @@ class IndexCache:
         if names is None:
             rows = self._conn.execute(query).fetchall()
         else:
-            wanted = list(names)
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                rows += self._conn.execute(
-                    f"{query} AND name IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows = self._rows_in(query, (), "name", names)
         out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for name, subdir, summary in rows:
             out.setdefault(name, []).append((subdir, json.loads(summary)))
@@ -380,6 +364,19 @@ class IndexCache:
         return list(self._conn.execute(
             "SELECT subdir, fn, sha256 FROM files WHERE python_dist IS NOT NULL "
             "ORDER BY subdir, fn"))
+
+    def _rows_in(self, query: str, params: tuple[Any, ...], column: str, values: Iterable[str]
+                 ) -> list[Any]:
+        """The rows of ``query`` (its ``params`` first) ``AND column IN values``, asked 500
+        values at a time (SQLite bounds the parameters of one statement)."""
+        wanted = list(values)
+        rows: list[Any] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows += self._conn.execute(
+                f"{query} AND {column} IN ({','.join('?' * len(chunk))})",
+                (*params, *chunk)).fetchall()
+        return rows
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

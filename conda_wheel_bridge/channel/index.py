@@ -253,11 +253,12 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
                   wheels: list[tuple[str, dict[str, Any]]], files: Iterable[str], out: Staging,
                   *, unwritten: bool, change: _Change | None, zstd_level: int
                   ) -> Layout | None:
-    """Stage ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date
-    (``unwritten``: the cache changed since they were written; ``change``: what this run changed,
-    when that is all that did);
-    return the new ``repodata.json``'s layout (its identity still to be filled in once it is in
-    place), or ``None`` when there was nothing to write.
+    """Stage ``repodata.json`` (+ ``.zst``) and ``run_exports.json`` when they are out of date,
+    and return the new ``repodata.json``'s layout (its identity to be filled in once it is in
+    place); ``None`` when there was nothing to write.
+
+    ``unwritten``: the cache changed since the files were written. ``change``: what this run
+    changed, when that is all that did (``None`` otherwise).
 
     The records come out of the cache as ready JSON fragments. When only a few packages changed
     since the file was last written, they are spliced into it (:mod:`.splice`) instead.
@@ -301,8 +302,8 @@ def _write_subdir(root: Path, subdir: str, cache: IndexCache, report: IndexRepor
         out.put(target, body)
     exports = "".join([
         '{"info":', _compact({"subdir": subdir, "version": 1}),
-        ',"packages":{', cache.joined(subdir, ".tar.bz2", "exports_json") if n_bz2 else "",
-        '},"packages.conda":{', cache.joined(subdir, ".conda", "exports_json") if n_conda else "",
+        ',"packages":{', cache.joined_exports(subdir, ".tar.bz2") if n_bz2 else "",
+        '},"packages.conda":{', cache.joined_exports(subdir, ".conda") if n_conda else "",
         "}}"])
     out.put(root / subdir / "run_exports.json", exports.encode(), if_changed=True)
     return Layout((0, 0, 0), ((len(head), bz2_lengths),
