@@ -272,9 +272,9 @@ def test_folders_are_shared_out_whole_only_when_about_even(
 def test_folder_results_round_trip_and_damage_is_refused() -> None:
     import array
 
-    raw: list[filestats._Raw] = [(["a.conda", "é.conda"], array.array("q", [1, -1]),
-                                  array.array("q", [3, 0])),
-                                 ([], array.array("q"), array.array("q"))]
+    raw = [filestats.FileStats(["a.conda", "é.conda"], array.array("q", [1, -1]),
+                               array.array("q", [3, 0])),
+           filestats.FileStats([], array.array("q"), array.array("q"))]
     data = filestats._packed_folders(lambda share: [raw[i] for i in share], [0, 1])
     assert filestats._unpacked_folders(data, 2) == raw
     assert filestats._unpacked_folders(data[:-1], 2) is None

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .filestats import FileStats
+from .filestats import FileStats, packed, unpacked
 from .splice import Keys
 
 __all__ = ["CACHE_VERSION", "IndexCache", "Layout", "load_json", "open_cache", "save_json"]
@@ -143,9 +143,9 @@ class IndexCache:
         row = self._conn.execute("SELECT names, sizes, mtimes FROM snapshots WHERE subdir = ?",
                                  (subdir,)).fetchone()
         if row is not None:
-            unpacked = _unpack_stats(*row)
-            if unpacked is not None:
-                return unpacked
+            stored = unpacked(*row)
+            if stored is not None:
+                return stored
         rows = self._conn.execute("SELECT fn, size, mtime_ns FROM files WHERE subdir = ?",
                                   (subdir,)).fetchall()
         return FileStats([fn for fn, _, _ in rows], array.array("q", [s for _, s, _ in rows]),
@@ -161,7 +161,7 @@ class IndexCache:
         sizes and mtimes, listed in the same order (a directory nobody touched lists so)."""
         row = self._conn.execute("SELECT names, sizes, mtimes FROM snapshots WHERE subdir = ?",
                                  (subdir,)).fetchone()
-        return row is not None and tuple(row) == _pack_stats(found)
+        return row is not None and tuple(row) == packed(found)
 
     def facts(self, subdir: str, fn: str) -> dict[str, Any] | None:
         """Everything cached about one file, as :meth:`put` took it."""
@@ -206,7 +206,7 @@ class IndexCache:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._conn.execute(
                 "INSERT OR REPLACE INTO snapshots (subdir, names, sizes, mtimes) "
-                "VALUES (?, ?, ?, ?)", (subdir, *_pack_stats(found)))
+                "VALUES (?, ?, ?, ?)", (subdir, *packed(found)))
             if rows or drop:  # not when the files were only listed in a new order
                 self._conn.execute("INSERT OR IGNORE INTO unwritten (subdir) VALUES (?)",
                                    (subdir,))
@@ -404,24 +404,6 @@ class _NameKeys:
             "SELECT count(*) FROM names INDEXED BY names_keys WHERE name < ?", (key,)).fetchone()
         there = self._conn.execute("SELECT 1 FROM names WHERE name = ?", (key,)).fetchone()
         return int(below), there is not None
-
-
-def _pack_stats(found: FileStats) -> tuple[bytes, bytes, bytes]:
-    return "\0".join(found.names).encode(), found.sizes.tobytes(), found.mtimes.tobytes()
-
-
-def _unpack_stats(names: bytes, sizes: bytes, mtimes: bytes) -> FileStats | None:
-    """The packed snapshot back; ``None`` when it does not hang together."""
-    found = FileStats(names.decode().split("\0") if names else [], array.array("q"),
-                      array.array("q"))
-    try:
-        found.sizes.frombytes(sizes)
-        found.mtimes.frombytes(mtimes)
-    except ValueError:  # not a whole number of integers
-        return None
-    if not len(found.names) == len(found.sizes) == len(found.mtimes):
-        return None
-    return found
 
 
 _SUMMARY_KEYS = ("name", "version", "timestamp", "license", "about", "run_exports",

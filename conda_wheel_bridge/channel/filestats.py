@@ -21,7 +21,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import NamedTuple
 
-__all__ = ["FileStats", "artifact_stats", "differences", "fork_is_safe", "stats_of"]
+__all__ = ["FileStats", "artifact_stats", "differences", "fork_is_safe", "packed", "stats_of",
+           "unpacked"]
 
 #: below this many files per process, a fork costs more than the stats it takes over
 _PER_PROCESS = 2000
@@ -41,6 +42,26 @@ class FileStats(NamedTuple):
     def as_dict(self) -> dict[str, tuple[int, int]]:
         """``name -> (size, mtime_ns)``."""
         return dict(zip(self.names, zip(self.sizes, self.mtimes, strict=True), strict=True))
+
+
+def packed(found: FileStats) -> tuple[bytes, bytes, bytes]:
+    """``found`` as three blobs: the names (UTF-8, NUL-separated) and both arrays (signed 64-bit
+    integers, native order): how the cache stores a snapshot and a child sends a folder back."""
+    return "\0".join(found.names).encode(), found.sizes.tobytes(), found.mtimes.tobytes()
+
+
+def unpacked(names: bytes, sizes: bytes, mtimes: bytes) -> FileStats | None:
+    """:func:`packed`'s blobs back; ``None`` when they do not hang together."""
+    found = FileStats(names.decode().split("\0") if names else [], array.array("q"),
+                      array.array("q"))
+    try:
+        found.sizes.frombytes(sizes)
+        found.mtimes.frombytes(mtimes)
+    except ValueError:  # not a whole number of integers
+        return None
+    if not len(found.names) == len(found.sizes) == len(found.mtimes):
+        return None
+    return found
 
 
 def differences(before: FileStats, now: FileStats) -> tuple[list[str], list[str]]:
@@ -94,7 +115,7 @@ def artifact_stats(folders: Sequence[Path], suffixes: tuple[str, ...],
                                                                           strict=True)]
         plan = _whole_folders(expected) if len(expected) == len(folders) else None
         raw = _by_folders(jobs, plan) if plan is not None else _by_names(jobs)
-    return [_kept(*one) for one in raw]
+    return [_kept(one) for one in raw]
 
 
 class _Folder(NamedTuple):
@@ -108,17 +129,17 @@ class _Folder(NamedTuple):
         return _listed(self.path, self.where, self.suffixes)
 
 
-#: what one folder gives before the files not to list are dropped: names, sizes, mtimes
-_Raw = tuple[list[str], "array.array[int]", "array.array[int]"]
+#: what one folder gives before the files not to list (:data:`_SKIP`) are dropped
+_Raw = FileStats
 
 
-def _kept(names: list[str], sizes: array.array[int], mtimes: array.array[int]) -> FileStats:
+def _kept(raw: _Raw) -> FileStats:
     """The listing less the files marked :data:`_SKIP`."""
-    if _SKIP not in sizes:
-        return FileStats(names, sizes, mtimes)
-    keep = [i for i, size in enumerate(sizes) if size != _SKIP]
-    return FileStats([names[i] for i in keep], array.array("q", [sizes[i] for i in keep]),
-                     array.array("q", [mtimes[i] for i in keep]))
+    if _SKIP not in raw.sizes:
+        return raw
+    keep = [i for i, size in enumerate(raw.sizes) if size != _SKIP]
+    return FileStats([raw.names[i] for i in keep], array.array("q", [raw.sizes[i] for i in keep]),
+                     array.array("q", [raw.mtimes[i] for i in keep]))
 
 
 def _whole_folders(expected: Sequence[int]) -> list[list[int]] | None:
@@ -168,14 +189,14 @@ def _by_names(jobs: list[_Folder]) -> list[_Raw]:
     at = 0
     for listed in names:
         end = at + len(listed)
-        raw.append((listed, sizes[at:end], mtimes[at:end]))
+        raw.append(FileStats(listed, sizes[at:end], mtimes[at:end]))
         at = end
     return raw
 
 
 def _list_and_stat(job: _Folder) -> _Raw:
     names = job.listed()
-    return (names, *_stat_share([(job.where, names)]))
+    return FileStats(names, *_stat_share([(job.where, names)]))
 
 
 @contextlib.contextmanager
@@ -357,12 +378,11 @@ def _unpacked_stats(data: bytes | None, count: int
 
 
 def _packed_folders(work: Callable[[list[int]], list[_Raw]], share: list[int]) -> bytes:
-    """Each folder's names (NUL-joined, after their byte length) and two arrays."""
+    """Each folder's :func:`packed` blobs, each after its byte length."""
     parts = []
-    for names, sizes, mtimes in work(share):
-        blob = "\0".join(names).encode()
-        parts += [len(blob).to_bytes(8, "little"), len(names).to_bytes(8, "little"), blob,
-                  sizes.tobytes(), mtimes.tobytes()]
+    for one in work(share):
+        for blob in packed(one):
+            parts += [len(blob).to_bytes(8, "little"), blob]
     return b"".join(parts)
 
 
@@ -372,15 +392,13 @@ def _unpacked_folders(data: bytes | None, folders: int) -> list[_Raw] | None:
     raw: list[_Raw] = []
     at = 0
     for _ in range(folders):
-        size, count = (int.from_bytes(data[at + k:at + k + 8], "little") for k in (0, 8))
-        at += 16
-        names = data[at:at + size].decode().split("\0") if count else []
-        at += size
-        sizes, mtimes = array.array("q"), array.array("q")
-        sizes.frombytes(data[at:at + 8 * count])
-        mtimes.frombytes(data[at + 8 * count:at + 16 * count])
-        at += 16 * count
-        if not len(names) == len(sizes) == len(mtimes) == count:
+        blobs = []
+        for _ in range(3):
+            size = int.from_bytes(data[at:at + 8], "little")
+            blobs.append(data[at + 8:at + 8 + size])
+            at += 8 + size
+        one = unpacked(*blobs)
+        if one is None:
             return None
-        raw.append((names, sizes, mtimes))
+        raw.append(one)
     return raw if at == len(data) else None
