@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -63,10 +64,22 @@ def settle(fh: IO[bytes], tmp: Path) -> None:
 
 
 def _umask() -> int:
-    """The process umask (reading it means setting it, so set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process umask. Linux reports it; elsewhere reading it means setting it and setting it
+    straight back, which a lock keeps this module's threads (staged outputs) from interleaving."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

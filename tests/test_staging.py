@@ -108,3 +108,26 @@ def test_an_interrupted_wait_still_removes_every_temporary(tmp_path: Path,
         out.put(tmp_path / "a.json", b"a")
         out.put(tmp_path / "b.json", b"b")
     assert _listing(tmp_path) == {}
+
+
+def test_parallel_writes_keep_the_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    real_umask = os.umask
+
+    def slow_umask(mask: int) -> int:  # widens any window in which the umask is not the user's
+        old = real_umask(mask)
+        time.sleep(0.002)
+        return old
+
+    previous = real_umask(0o077)
+    monkeypatch.setattr(os, "umask", slow_umask)
+    try:
+        for _ in range(5):
+            with staged() as out:
+                for i in range(4):
+                    out.put(tmp_path / f"f{i}.json", b"{}")
+            assert real_umask(0o077) == 0o077  # still the user's
+            assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
+    finally:
+        real_umask(previous)
