@@ -17,6 +17,7 @@ __all__ = [
     "atomic_output",
     "atomic_write_bytes",
     "commit",
+    "holds",
     "settle",
     "temporary_beside",
     "write_if_changed",
@@ -93,11 +94,16 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
 
     Unchanged files keep their mtime, so HTTP caches (ETag, If-Modified-Since) stay valid.
     """
+    if holds(path, data):
+        return False
+    atomic_write_bytes(path, data)
+    return True
+
+
+def holds(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Whether ``path`` exists and holds exactly ``data`` (its size is compared first)."""
     target = Path(path)
     try:
-        if target.stat().st_size == len(data) and target.read_bytes() == data:
-            return False
+        return target.stat().st_size == len(data) and target.read_bytes() == data
     except FileNotFoundError:
-        pass
-    atomic_write_bytes(target, data)
-    return True
+        return False

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from .atomic import settle, temporary_beside
+from .atomic import holds, settle, temporary_beside
 
 __all__ = ["Staging", "staged"]
 
@@ -96,7 +96,7 @@ def staged(workers: int = 4) -> Iterator[Staging]:
 def _write(target: Path, content: Content, if_changed: bool) -> Path | None:
     """Write one staged file and fsync it; its temporary path, or ``None`` when unchanged."""
     data = content() if callable(content) else content
-    if if_changed and _holds(target, data):
+    if if_changed and holds(target, data):
         return None
     fh, tmp = temporary_beside(target)
     try:
@@ -107,13 +107,6 @@ def _write(target: Path, content: Content, if_changed: bool) -> Path | None:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
-
-
-def _holds(path: Path, data: bytes) -> bool:
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except FileNotFoundError:
-        return False
 
 
 def _remove(paths: Iterable[Path | None]) -> None:

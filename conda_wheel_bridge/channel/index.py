@@ -29,6 +29,7 @@ from typing import Any
 
 import zstandard
 
+from ..atomic import holds
 from ..errors import CwbError
 from ..staging import Staging, staged
 from .artifact import CONDA_SUFFIXES, file_hashes, read_conda_facts
@@ -384,9 +385,9 @@ def _compact(value: Any) -> str:
 def _same_content(path: Path, body: bytes) -> bool:
     """Whether ``path`` and its ``.zst`` twin both hold ``body`` already. The twin is read too:
     a run killed between the two renames leaves it newer than the ``.json``."""
+    if not holds(path, body):
+        return False
     try:
-        if path.stat().st_size != len(body) or path.read_bytes() != body:
-            return False
         packed = path.with_name(path.name + ".zst").read_bytes()
     except FileNotFoundError:
         return False
